@@ -1,0 +1,567 @@
+"""Extractive answers: find the clause that answers, lead with the figure, quote the sentence, cite it.
+
+Nothing is generated: the answer is built from verbatim pieces of the bulletin (plus, for a difference the
+text implies, a computation that shows both quoted figures). Before an answer leaves this module every
+number in it is checked against its quotes (`check_figures`); one that fails is turned into an abstention.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from qa.chunk import Chunk
+from qa.errors import BulletinQAError
+from qa.parse import Bulletin
+from qa.retrieve import Filters, Hit, question_years, retrieve
+from qa.tokens import normalise, tokenize
+
+__all__ = ["Answer", "Assistant", "Citation", "Figure", "Filters", "check_figures", "numbers_in"]
+
+SENTENCE_RE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’」』）)]*|$)")
+CLAUSE_SPLIT_RE = re.compile(r"(?<=[，；：,;:\n])")
+NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+FIGURE_RE = re.compile(
+    r"(?P<num>\d+(?:\.\d+)?)\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
+    r"(?P<unit>%|个百分点|人次|万人次|户次|元|人|个|家|支|件|条|场|项|名|块|次|所|座|公里|千米|米|亩|吨|斤|年|天|月|倍|处|份|套|批|期|类|辆|台|张|本|篇|场次|周年|周岁|岁|余)?"
+)
+DATE_TEXT_RE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月(\s*\d{1,2}\s*日)?")
+CN_FIGURE_RE = re.compile(r"[两二三四五六七八九十百千]+(?=大|个|家|项|支|张|类|条|种|批|次)")
+SCALES = {"千": 1e3, "万": 1e4, "亿": 1e8, "万亿": 1e12}
+
+# Words that ask, but carry no content to match.
+QUESTION_WORDS = re.compile(
+    r"请问|一下|是多少|有多少|多少|是几|有几|几个|几家|几项|几名|几场|几次|几|哪些|哪个|哪家|哪位|哪里|哪儿|哪|什么|谁|"
+    r"怎么样|怎样|如何|吗|呢|啊|呀|吧|是否|有没有|达到了|达到|分别|大概|大约|具体|情况|[？?！!。，,、\s]"
+)
+# Function characters: a question token made with one of them carries no content to match.
+STOP_CHARS = set("这那是的了吗呢啊吧在有和与及其之也都对被把将就还又请问么")
+FIGURE_CUES = re.compile(r"多少|几|百分|比例|比重|覆盖率|率|增长|增加|提升|下降|减少|数量|人数|规模|总额|金额|占比|目标")
+WHEN_CUES = re.compile(r"什么时候|何时|哪天|哪一天|日期|几月|几号|哪年|哪一年|发布时间|印发时间")
+WHO_CUES = re.compile(r"谁|哪位|什么人|姓名|名字")
+WHAT_CUES = re.compile(r"哪个|哪些|哪家|什么|名称|叫|哪一个|如何|怎样|怎么")
+FOLLOW_UP_RE = re.compile(r"^(那么?|还有|那个|另外|以及)|呢[？?]?$")
+DIFFERENCE_CUES = re.compile(r"(增加|增长|多了|扩充|新增|减少|下降|少了)(了)?多少")
+MEASURE_AFTER_QUESTION = re.compile(r"(?:多少|几)(万|亿)?(个|家|人次|人|支|件|条|场|项|名|块|次|所|座|元|亩|吨|斤|天|倍|处|份|套|批|辆|台|张|本|篇|期)")
+
+# A clause must cover this share of the question's content (IDF-weighted) to answer; below it we abstain.
+ANSWER_THRESHOLD = 0.55
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a quote comes from; `quote` is a verbatim substring of the bulletin's clean text."""
+
+    chunk_id: str
+    file: str
+    series: str
+    issue: str | None
+    date: str | None
+    title: str | None
+    section: str | None
+    paragraph: int
+    quote: str
+    start: int
+    end: int
+    label: str  # human-readable citation line
+
+    def to_json(self) -> dict:
+        return {"chunk_id": self.chunk_id, "file": self.file, "series": self.series, "issue": self.issue,
+                "date": self.date, "title": self.title, "section": self.section, "paragraph": self.paragraph,
+                "quote": self.quote, "start": self.start, "end": self.end, "label": self.label}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number shown in an answer: its text as written, value (万/亿 applied), unit, and which citation."""
+
+    text: str
+    value: float | None
+    unit: str | None
+    citation: int
+
+    def to_json(self) -> dict:
+        value = self.value
+        if value is not None and float(value).is_integer():
+            value = int(value)
+        return {"text": self.text, "value": value, "unit": self.unit, "citation": self.citation}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of a question: the answer text, its citations (best first) and figures, or an abstention."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...] = ()
+    figures: tuple[Figure, ...] = ()
+    related: tuple[Citation, ...] = ()  # nearest passages shown with an abstention, not as an answer
+    effective_question: str | None = None  # the question after resolving a follow-up
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        """The object `bulletin-qa ask --json` prints."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [c.to_json() for c in self.citations],
+            "figures": [f.to_json() for f in self.figures],
+            "related": [c.to_json() for c in self.related],
+            "effective_question": self.effective_question,
+        }
+
+    def to_text(self) -> str:
+        """A terminal rendering: answer, quotes, citations."""
+        lines = [self.answer]
+        for citation in self.citations:
+            lines.append(f"  “{citation.quote}”")
+            lines.append(f"  {citation.label}")
+        if self.abstained and self.related:
+            lines.append("  相关内容（不是答案）：")
+            for citation in self.related:
+                lines.append(f"  · “{shorten_quote(citation.quote)}” {citation.label}")
+        return "\n".join(lines)
+
+
+def shorten_quote(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def numbers_in(text: str) -> list[str]:
+    """Every number written with digits in text (full-width normalised), e.g. ['434', '61.5']."""
+    return NUMBER_RE.findall(normalise(text))
+
+
+def check_figures(answer_text: str, quotes: list[str], computed: list[str] = ()) -> list[str]:
+    """Numbers in the answer that appear in none of the quotes (nor as a shown computation's result).
+
+    Returns:
+        The unsupported numbers; empty when the answer keeps the product's promise.
+    """
+    supported = set(computed)
+    for quote in quotes:
+        supported.update(numbers_in(quote))
+    return [number for number in numbers_in(answer_text) if number not in supported]
+
+
+def parse_figures(text: str) -> list[tuple[int, int, str, float | None, str | None]]:
+    """Figures in a piece of text: (start, end, text, value, unit)."""
+    found = []
+    for match in FIGURE_RE.finditer(text):
+        number = match.group("num")
+        end = match.end()
+        # Do not swallow trailing spaces into the figure text.
+        while end > match.start() and text[end - 1].isspace():
+            end -= 1
+        scale = match.group("scale")
+        value = float(number) * SCALES.get(scale, 1.0)
+        unit = match.group("unit")
+        if unit == "余":
+            unit = None
+        found.append((match.start(), end, text[match.start():end], value, unit))
+    return found
+
+
+def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentences of text[start:end] as absolute (start, end), trimmed of surrounding whitespace."""
+    spans = []
+    for match in SENTENCE_RE.finditer(text, start, end):
+        if match.end() <= match.start():
+            continue
+        s, e = match.start(), match.end()
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
+    return spans
+
+
+def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Clauses of a sentence, cut after ，；：, as absolute spans (the punctuation stays with its clause)."""
+    spans = []
+    position = start
+    for piece in CLAUSE_SPLIT_RE.split(text[start:end]):
+        if piece.strip():
+            spans.append((position, position + len(piece.rstrip())))
+        position += len(piece)
+    return spans
+
+
+@dataclass
+class Question:
+    """A question reduced to what matching needs."""
+
+    text: str
+    kind: str  # "figure" | "when" | "who" | "what"
+    content: str  # the question without question words
+    tokens: list[str]
+    measure: str | None  # 个 in 多少个: the unit a figure answer must carry
+    counted: str | None  # 充电桩 in 多少个充电桩: the thing a figure answer must count
+    years: list[str] = field(default_factory=list)
+
+
+def analyse(question: str) -> Question:
+    """Classify a question and strip it to its content words."""
+    text = normalise(question).strip()
+    content = QUESTION_WORDS.sub(" ", text)
+    content = re.sub(r"\s+", " ", content).strip()
+    if WHEN_CUES.search(text):
+        kind = "when"
+    elif WHO_CUES.search(text) and not FIGURE_CUES.search(text):
+        kind = "who"
+    elif FIGURE_CUES.search(text) and not re.search(r"哪个|哪些|哪家|什么", text):
+        kind = "figure"
+    elif WHAT_CUES.search(text):
+        kind = "what"
+    else:
+        kind = "figure" if re.search(r"\d", text) is None else "what"
+    measure = MEASURE_AFTER_QUESTION.search(text)
+    counted = re.match(r"[\u4e00-\u9fff]{2,6}", text[measure.end():]) if measure else None
+    tokens = [token for token in tokenize(content) if not token.isspace() and not set(token) & STOP_CHARS]
+    return Question(question, kind, content, tokens, measure.group(2) if measure else None,
+                    counted.group() if counted else None, question_years(question))
+
+
+def resolve_follow_up(question: str, history: list[str]) -> str:
+    """Turn a follow-up ('那新市民驿站呢？', '那2024年呢？') into a full question using the previous one."""
+    if not history:
+        return question
+    text = question.strip()
+    previous = history[-1].strip()
+    asks = FIGURE_CUES.search(text) or WHEN_CUES.search(text) or WHO_CUES.search(text) or re.search(r"哪|什么", text)
+    if not FOLLOW_UP_RE.search(text) or (asks and len(text) > 12):
+        return question
+    entity = re.sub(r"^(那么?|还有|那个|另外|以及)|呢?[？?。！!]*$", "", text).strip(" ，,的")
+    if not entity:
+        return previous
+    years = question_years(entity)
+    if years and question_years(previous):
+        # "那2024年呢？" after "2023年城镇新增就业多少人？": same question, another year.
+        return re.sub(r"[12１２][0-9０-９]{3}\s*年", f"{years[0]}年", previous, count=1)
+    interrogative = re.search(r"(是多少|有多少|多少\w?|几\w?|有哪些|是什么|是谁|哪\w+)", previous)
+    tail = interrogative.group(1) if interrogative else "是多少"
+    # Keep the previous question's predicate (建成、规范提升…) minus the thing it asked about.
+    return f"{entity}{tail}？"
+
+
+class Assistant:
+    """The Python API: open an index once, then `ask` questions. Thread-safe for concurrent asks."""
+
+    def __init__(self, index, embedder, reranker: str | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.reranker = _load_reranker(reranker) if reranker else None
+        self._document_frequency: Counter | None = None
+
+    @classmethod
+    def open(cls, index_dir: Path, model: str | None = None, reranker: str | None = None,
+             corpus_dir: Path | None = None, progress: bool = True) -> "Assistant":
+        """Load the embedder and the index in index_dir (refusing an index built with another model).
+
+        Args:
+            corpus_dir: when given, the index is first built or brought up to date from this folder
+                (only new or changed files are embedded; nothing is written when nothing changed).
+        """
+        from qa.embed import load_embedder
+        from qa.store import BulletinIndex, update_index
+
+        embedder = load_embedder(model, progress=progress)
+        if corpus_dir is not None:
+            index, report = update_index(corpus_dir, index_dir, embedder, progress=progress)
+            for name, reason in report.files_refused.items():
+                print(f"warning: {name} was not indexed: {reason}", file=sys.stderr)
+            return cls(index, embedder, reranker)
+        return cls(BulletinIndex.load(index_dir, embedder), embedder, reranker)
+
+    # ----- weights -----
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a token over chunk texts (computed once, lazily)."""
+        if self._document_frequency is None:
+            frequency: Counter = Counter()
+            for chunk in self.index.chunks:
+                frequency.update(set(tokenize(chunk.text)))
+            self._document_frequency = frequency
+        total = max(len(self.index.chunks), 1)
+        return math.log(1 + (total + 1) / (self._document_frequency.get(token, 0) + 0.5))
+
+    def coverage(self, question: Question, text: str) -> float:
+        """IDF-weighted share of the question's content tokens that occur in text (0..1)."""
+        if not question.tokens:
+            return 0.0
+        present = set(tokenize(text))
+        weights = {token: self.idf(token) for token in set(question.tokens)}
+        total = sum(weights.values())
+        return sum(weight for token, weight in weights.items() if token in present) / total if total else 0.0
+
+    # ----- the API -----
+    def ask(self, question: str, history: list[str] | None = None, filters: Filters | None = None,
+            k: int = 5, method: str = "hybrid") -> Answer:
+        """Answer one question (optionally a follow-up to `history`, earlier user turns) from the index."""
+        started = time.perf_counter()
+        cleaned = (question or "").strip()
+        if not cleaned or not re.search(r"[\w\u4e00-\u9fff]", cleaned):
+            return Answer(question, "请输入一个关于公报内容的问题。", True, seconds=time.perf_counter() - started)
+        if len(cleaned) > 500:
+            return Answer(question, "问题太长（超过 500 字），请缩短后再问。", True, seconds=time.perf_counter() - started)
+        effective = resolve_follow_up(cleaned, list(history or []))
+        parsed = analyse(effective)
+        hits = retrieve(self.index, self.embedder, effective, k=max(k, 8), filters=filters, method=method)
+        if self.reranker is not None and hits:
+            hits = self.reranker(effective, hits)
+        answer = self._extract(parsed, hits, k)
+        answer = replace(answer, question=question, seconds=time.perf_counter() - started,
+                         effective_question=effective if effective != cleaned else None)
+        return guard(answer)
+
+    # ----- extraction -----
+    def _extract(self, question: Question, hits: list[Hit], k: int) -> Answer:
+        if not hits:
+            reason = (f"公报中没有关于 {'、'.join(question.years)} 年的内容，无法回答。"
+                      if question.years else "公报中未找到能回答这个问题的内容。")
+            return Answer(question.text, reason, True)
+        candidates = self._candidates(question, hits)
+        if candidates:
+            best = candidates[0]
+            if best["score"] >= ANSWER_THRESHOLD:
+                built = self._build(question, best, candidates)
+                if built is not None:
+                    return built
+        related = tuple(self._citation(hit.chunk, hit.chunk.start, hit.chunk.end) for hit in hits[:3])
+        return Answer(question.text, "公报中未找到能回答这个问题的内容。以下是最接近的段落，仅供参考，不是答案。",
+                      True, related=related)
+
+    def _candidates(self, question: Question, hits: list[Hit]) -> list[dict]:
+        """Score every clause of every sentence in the hits; best first."""
+        found = []
+        seen: set[tuple[str, int]] = set()
+        for rank, hit in enumerate(hits):
+            chunk = hit.chunk
+            bulletin = self.index.bulletin_of(chunk)
+            text = bulletin.clean_text
+            for s_start, s_end in self._sentences_of(bulletin, chunk):
+                if (chunk.file, s_start) in seen:
+                    continue
+                seen.add((chunk.file, s_start))
+                sentence = text[s_start:s_end]
+                sentence_score = self.coverage(question, _with_context(chunk, sentence))
+                clauses = clause_spans(text, s_start, s_end)
+                for position, (c_start, c_end) in enumerate(clauses):
+                    clause = text[c_start:c_end]
+                    window_start = clauses[max(position - 1, 0)][0]
+                    window = text[window_start:c_end] if chunk.kind == "body" else _with_context(chunk, clause)
+                    clause_score = self.coverage(question, window)
+                    figures = parse_figures(clause)
+                    score = 0.6 * clause_score + 0.4 * sentence_score
+                    score += 0.05 * self.coverage(question, clause)  # ties go to the clause that says it itself
+                    score += 0.04 / (1 + rank)
+                    if question.kind == "when" and not DATE_TEXT_RE.search(clause):
+                        continue  # a date question is answered by a clause that holds a date
+                    if question.kind == "figure":
+                        if not figures and not CN_FIGURE_RE.search(clause):
+                            continue
+                        if question.measure and not any(
+                                unit and (question.measure in unit or unit in question.measure)
+                                for *_, unit in figures):
+                            score -= 0.25  # "多少个充电桩" is not answered by "69 条", "多少名成员" not by "80 周年"
+                        if question.counted and not any(
+                                question.counted[i:i + 2] in window for i in range(len(question.counted) - 1)):
+                            score -= 0.2  # the thing counted must be named where the figure is
+                    found.append({"score": score, "chunk": chunk, "bulletin": bulletin,
+                                  "sentence": (s_start, s_end), "clause": (c_start, c_end),
+                                  "clauses": clauses, "position": position, "figures": figures})
+        found.sort(key=lambda c: -c["score"])
+        return found
+
+    def _sentences_of(self, bulletin: Bulletin, chunk: Chunk) -> list[tuple[int, int]]:
+        """Whole sentences of the chunk's paragraph that overlap the chunk (quotes are whole sentences)."""
+        paragraph = bulletin.paragraphs[chunk.paragraph]
+        if chunk.kind != "body":
+            # Masthead or footer: each line is a quote of its own (第 8 期; 责任编辑：柴亚文).
+            return [(p.start, p.end) for p in bulletin.paragraphs
+                    if p.kind == chunk.kind and chunk.start <= p.start < chunk.end]
+        return [(s, e) for s, e in sentence_spans(bulletin.clean_text, paragraph.start, paragraph.end)
+                if e > chunk.start and s < chunk.end]
+
+    def _build(self, question: Question, best: dict, candidates: list[dict]) -> Answer | None:
+        text = best["bulletin"].clean_text
+        chunk = best["chunk"]
+        s_start, s_end = best["sentence"]
+        c_start, c_end = best["clause"]
+        clause = text[c_start:c_end].rstrip("，；：,;:。！？")
+        if len(clause) < 8:
+            clause = text[s_start:s_end].rstrip("。！？")
+        citation = self._citation(chunk, s_start, s_end)
+        figures: list[Figure] = []
+        if question.kind == "figure":
+            lead = self._figure_lead(question, best, text)
+            if lead is None:
+                return None
+            answer_text, shown = lead
+            for figure_text, value, unit in shown:
+                figures.append(Figure(figure_text, value, unit, 0))
+            computed = self._difference(question, candidates, text)
+            if computed:
+                answer_text += computed
+        elif question.kind == "what" or question.kind == "who":
+            entity = self._entity(question, text[s_start:s_end])
+            answer_text = f"{entity}。（{clause}）" if entity else f"{clause}。"
+        else:  # when: the date as the bulletin prints it (an ISO form would show digits the quote lacks)
+            answer_text = f"{clause}。"
+        others = [self._citation(c["chunk"], *c["sentence"]) for c in candidates[1:6]
+                  if c["sentence"] != best["sentence"] and c["score"] >= ANSWER_THRESHOLD]
+        unique = [citation]
+        for other in others:
+            if all(other.quote != seen.quote for seen in unique):
+                unique.append(other)
+        return Answer(question.text, answer_text, False, tuple(unique[:3]), tuple(figures))
+
+    def _figure_lead(self, question: Question, best: dict, text: str) -> tuple[str, list] | None:
+        """The clause that answers a figure question, resolving lists ('A、B、C…提升至 x、y、z') to one member."""
+        c_start, c_end = best["clause"]
+        clause = text[c_start:c_end].rstrip("，；：,;:。")
+        member = resolve_list_member(question, clause, self.coverage)
+        if member is not None:
+            label, figure = member
+            parsed = parse_figures(figure)
+            shown = [(p[2], p[3], p[4]) for p in parsed]
+            return f"{label}：{figure}。", shown
+        pieces = [clause]
+        # A following clause that qualifies the figure (同比增长 61.5%) belongs to the answer.
+        clauses = best["clauses"]
+        position = best["position"]
+        if position + 1 < len(clauses):
+            following = text[clauses[position + 1][0]:clauses[position + 1][1]].rstrip("，；：,;:。")
+            if re.match(r"^(同比|比上年|较上年|增长|下降|提高|其中|占|年内|较|比)", following) and parse_figures(following):
+                pieces.append(following)
+        answer_text = "，".join(pieces) + "。"
+        shown = [(p[2], p[3], p[4]) for piece in pieces for p in parse_figures(piece)]
+        return answer_text, shown
+
+    def _difference(self, question: Question, candidates: list[dict], text: str) -> str:
+        """'16 家 … 扩充至 29 家' asked as 增加了多少: show the subtraction with both quoted figures."""
+        if not DIFFERENCE_CUES.search(question.text):
+            return ""
+        best = candidates[0]
+        c_start = best["clauses"][max(best["position"] - 1, 0)][0]
+        window = text[c_start:best["clause"][1]]
+        figures = [f for f in parse_figures(window) if f[4] and f[4] != "%"]
+        if len(figures) != 2 or figures[0][4] != figures[1][4]:
+            return ""
+        (_, _, first_text, first, unit), (_, _, second_text, second, _) = figures
+        difference = second - first
+        shown = int(difference) if float(difference).is_integer() else round(difference, 4)
+        return f"（计算：{_plain(second)} − {_plain(first)} = {shown} {unit}）"
+
+    def _entity(self, question: Question, sentence: str) -> str | None:
+        """For 'which/what/who' questions: the quoted name or the name that ends with the asked-about noun."""
+        asked = re.search(r"(?:哪个|哪些|哪家|什么|哪一个)([\u4e00-\u9fff]{1,6})", normalise(question.text))
+        noun = asked.group(1) if asked else None
+        quoted = re.findall(r"[“\"《]([^”\"》]{1,30})[”\"》]", sentence)
+        if noun:
+            for name in quoted:
+                if any(noun[:size] in name for size in (3, 2)):
+                    return f"“{name}”"
+        if question.kind == "who":
+            for key in re.findall(r"[\u4e00-\u9fff]{2,8}", question.content):
+                for size in range(len(key), 1, -1):
+                    match = re.search(re.escape(key[:size]) + r"\s*[：:是为]\s*([\u4e00-\u9fff]{2,4})", sentence)
+                    if match:
+                        return match.group(1)
+        unseen = [name for name in quoted if name not in question.text]
+        return f"“{unseen[0]}”" if unseen else None
+
+    def _citation(self, chunk: Chunk, start: int, end: int) -> Citation:
+        bulletin = self.index.bulletin_of(chunk)
+        quote = bulletin.clean_text[start:end]
+        return Citation(chunk.chunk_id, chunk.file, chunk.series, chunk.issue, chunk.date, chunk.title,
+                        chunk.section, chunk.paragraph, quote, start, end, chunk.citation())
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _with_context(chunk: Chunk, sentence: str) -> str:
+    """A sentence plus its headings, so '一是建强骨干队伍' context counts toward matching. A masthead or footer
+    line is matched with the whole masthead or footer (上街信息 … 第 8 期 … 2026 年 2 月 12 日)."""
+    if chunk.kind != "body":
+        return f"{chunk.text} {chunk.series} 本期"
+    return " ".join(part for part in (chunk.section, chunk.subsection, chunk.item, sentence) if part)
+
+
+def resolve_list_member(question: Question, clause: str, coverage) -> tuple[str, str] | None:
+    """'园区、重点非公企业、社会组织、行业协会商会党组织覆盖率提升至 92.5%、87%、94%、91%' + a question about
+    社会组织 → ('社会组织党组织覆盖率', '94%'). None when the clause is not such a parallel list."""
+    figure_list = re.search(r"((?:\d+(?:\.\d+)?\s*%?\s*、\s*)+\d+(?:\.\d+)?\s*%?)", clause)
+    if not figure_list:
+        return None
+    figures = [f.strip() for f in figure_list.group(1).split("、")]
+    head = clause[:figure_list.start()]
+    verb = re.search(r"(提升至|提高到|提高至|达到|达|分别为|分别是|分别达|增至|降至|为)\s*$", head)
+    subject = head[:verb.start()] if verb else head
+    subject = re.sub(r"^(推动|推进|实现|全区|全市|其中)", "", subject)
+    names = subject.split("、")
+    if len(names) != len(figures):
+        return None
+    # The shared tail of the last name (党组织覆盖率) applies to every member.
+    last = names[-1]
+    tail_match = re.search(r"(党组织覆盖率|覆盖率|比重|比例|增长率|率|占比|人数|数量|增速)$", last)
+    tail = tail_match.group(1) if tail_match else ""
+    if tail:
+        core = last[: -len(tail)]
+        tail = last[len(core):] if core else tail
+        names[-1] = core
+        # "行业协会商会党组织覆盖率": the organisation part before 党组织 also belongs to the tail
+        shared = re.search(r"(党组织)$", names[-1])
+        if shared:
+            names[-1] = names[-1][: -len(shared.group(1))]
+            tail = shared.group(1) + tail
+    scores = [coverage(Question(question.text, question.kind, question.content,
+                                [t for t in question.tokens if t not in tokenize(tail)], None, None), name)
+              for name in names]
+    best = max(range(len(names)), key=lambda i: scores[i])
+    if scores[best] <= 0 or sorted(scores)[-1] == sorted(scores)[-2] if len(scores) > 1 else False:
+        return None
+    return f"{names[best].strip()}{tail}", figures[best]
+
+
+def guard(answer: Answer) -> Answer:
+    """Downgrade an answer whose numbers are not all in its quotes to an abstention (the product's promise)."""
+    if answer.abstained:
+        return answer
+    computed = re.findall(r"=\s*(\d+(?:\.\d+)?)", answer.answer)
+    unsupported = check_figures(answer.answer, [c.quote for c in answer.citations], computed)
+    if unsupported:
+        return Answer(answer.question, "公报中未找到能可靠支持这个答案的原文，暂不作答。", True,
+                      related=answer.citations, effective_question=answer.effective_question,
+                      seconds=answer.seconds)
+    return answer
+
+
+def _load_reranker(name: str):
+    """A cross-encoder rerank hook: rescore hits with sentence-transformers' CrossEncoder (off by default)."""
+    try:
+        from sentence_transformers import CrossEncoder
+
+        model = CrossEncoder(name, device="cpu")
+    except Exception as error:  # any load failure becomes one readable error
+        raise BulletinQAError(f"cannot load reranker {name!r}: {error}. Give a local cross-encoder folder, "
+                              f"or leave --reranker unset.") from error
+
+    def rerank(question: str, hits: list[Hit]) -> list[Hit]:
+        scores = model.predict([(question, hit.chunk.text) for hit in hits])
+        order = sorted(range(len(hits)), key=lambda i: -float(scores[i]))
+        return [replace(hits[i], score=float(scores[i])) for i in order]
+
+    return rerank
+
+

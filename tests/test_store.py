@@ -1,0 +1,176 @@
+"""The index on disk: round trip, incremental updates, refusals, atomic writes (real FAISS, real BM25)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.embed import HashEmbedder
+from qa.errors import IndexMismatchError, IndexMissingError
+from qa.importers import export_gov_reports
+from qa.retrieve import retrieve
+from qa.store import CURRENT_FILE, BulletinIndex, current_generation, update_index
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
+GOV_JSONL = ROOT.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(SEED, folder / SEED.name)
+    return folder
+
+
+def snapshot(index_dir: Path) -> dict:
+    """Every file of the index folder with its bytes."""
+    return {str(p.relative_to(index_dir)): p.read_bytes() for p in sorted(index_dir.rglob("*")) if p.is_file()}
+
+
+def test_round_trip(corpus, tmp_path):
+    embedder = HashEmbedder()
+    built, report = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    assert report.files_added == [SEED.name] and report.chunks_embedded == report.chunks_total > 10
+    loaded = BulletinIndex.load(tmp_path / "index", embedder)
+    assert loaded.chunks == built.chunks
+    assert np.allclose(loaded.vectors(), built.vectors())
+    assert loaded.dense.ntotal == len(loaded.chunks)
+    for chunk in loaded.chunks:
+        assert loaded.bulletin_of(chunk).clean_text[chunk.start:chunk.end] == chunk.text
+    manifest = json.loads((current_generation(tmp_path / "index") / "manifest.json").read_text(encoding="utf-8"))
+    for key in ("format_version", "package_version", "chunker_version", "tokenizer", "model", "files", "counts",
+                "created", "updated"):
+        assert key in manifest
+    assert manifest["model"]["dimension"] == embedder.dimension
+    assert manifest["files"][SEED.name]["text_sha256"]
+    # both retrievers answer from the loaded index
+    for method in ("bm25", "dense", "hybrid"):
+        hits = retrieve(loaded, embedder, "全区持证人数", k=3, method=method)
+        assert hits, method
+    assert "434" in retrieve(loaded, embedder, "持证人数 434", k=1, method="bm25")[0].chunk.text
+
+
+def test_rerun_without_change_embeds_nothing_and_writes_nothing(corpus, tmp_path):
+    embedder = HashEmbedder()
+    update_index(corpus, tmp_path / "index", embedder, progress=False)
+    before = snapshot(tmp_path / "index")
+    _, report = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    assert report.chunks_embedded == 0
+    assert report.files_unchanged == [SEED.name]
+    assert snapshot(tmp_path / "index") == before
+
+
+def test_reports_added_one_year_at_a_time(tmp_path):
+    embedder = HashEmbedder()
+    corpus = tmp_path / "corpus"
+    staging = tmp_path / "staging"
+    files = export_gov_reports(GOV_JSONL, staging)
+    assert len(files) == 52
+    corpus.mkdir()
+    total = 0
+    for count, path in enumerate(files[:6], start=1):
+        shutil.copy(path, corpus / path.name)
+        index, report = update_index(corpus, tmp_path / "index", embedder, progress=False)
+        assert report.files_added == [path.name]
+        assert len(report.files_unchanged) == count - 1
+        new_chunks = [c for c in index.chunks if c.file == path.name]
+        assert 0 < report.chunks_embedded <= len(new_chunks)
+        total += len(new_chunks)
+        assert report.chunks_total == total == len(index.chunks)
+
+
+def test_fifty_reports_then_one_more(tmp_path):
+    embedder = HashEmbedder()
+    corpus = tmp_path / "corpus"
+    files = export_gov_reports(GOV_JSONL, corpus)
+    newest = files[-1]
+    held_back = tmp_path / newest.name
+    newest.rename(held_back)
+    update_index(corpus, tmp_path / "index", embedder, progress=False)
+    held_back.rename(newest)
+    index, report = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    assert report.files_added == [newest.name] and len(report.files_unchanged) == 51
+    assert report.chunks_embedded <= len([c for c in index.chunks if c.file == newest.name])
+
+
+def test_changed_and_removed_files(corpus, tmp_path):
+    embedder = HashEmbedder()
+    update_index(corpus, tmp_path / "index", embedder, progress=False)
+    text = SEED.read_text(encoding="utf-8")
+    (corpus / SEED.name).write_text(text.replace("全区持证人数达 434 人", "全区持证人数达 435 人"), encoding="utf-8")
+    index, report = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    assert report.files_changed == [SEED.name]
+    assert report.chunks_embedded == 1  # only the edited chunk
+    assert any("435 人" in c.text for c in index.chunks)
+    (corpus / SEED.name).unlink()
+    index, report = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    assert report.files_removed == [SEED.name]
+    assert index.chunks == []
+
+
+def test_same_text_under_another_name_is_not_added_twice(corpus, tmp_path):
+    shutil.copy(SEED, corpus / "copy-of-issue-8.md")
+    index, report = update_index(corpus, tmp_path / "index", HashEmbedder(), progress=False)
+    assert list(report.files_refused) == [SEED.name] or list(report.files_refused) == ["copy-of-issue-8.md"]
+    assert "same text" in next(iter(report.files_refused.values()))
+    assert len({c.file for c in index.chunks}) == 1
+
+
+def test_bad_file_is_refused_and_index_kept_byte_for_byte(corpus, tmp_path):
+    embedder = HashEmbedder()
+    update_index(corpus, tmp_path / "index", embedder, progress=False)
+    before = snapshot(tmp_path / "index")
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "binary.txt").write_bytes(bytes(range(256)) * 10)
+    _, report = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    assert set(report.files_refused) == {"empty.txt", "binary.txt"}
+    assert snapshot(tmp_path / "index") == before
+
+
+def test_a_bad_edit_keeps_the_indexed_version(corpus, tmp_path):
+    embedder = HashEmbedder()
+    first, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    (corpus / SEED.name).write_bytes(b"\x00\x01\x02 not a bulletin")
+    index, report = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    assert SEED.name in report.files_refused
+    assert index.chunks == first.chunks
+
+
+def test_index_built_with_another_model_is_refused(corpus, tmp_path):
+    update_index(corpus, tmp_path / "index", HashEmbedder(dimension=256), progress=False)
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        BulletinIndex.load(tmp_path / "index", HashEmbedder(dimension=128))
+
+
+def test_index_with_another_chunker_version_is_refused(corpus, tmp_path):
+    update_index(corpus, tmp_path / "index", HashEmbedder(), progress=False)
+    manifest_path = current_generation(tmp_path / "index") / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["chunker_version"] = -1
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="chunker_version.*bulletin-qa index"):
+        BulletinIndex.load(tmp_path / "index", HashEmbedder())
+
+
+def test_missing_index_says_how_to_build(tmp_path):
+    with pytest.raises(IndexMissingError, match="bulletin-qa index"):
+        BulletinIndex.load(tmp_path / "nowhere", HashEmbedder())
+
+
+def test_leftovers_of_a_crashed_write_are_cleaned_and_ignored(corpus, tmp_path):
+    embedder = HashEmbedder()
+    update_index(corpus, tmp_path / "index", embedder, progress=False)
+    live = (tmp_path / "index" / CURRENT_FILE).read_text(encoding="utf-8").strip()
+    (tmp_path / "index" / ".tmp-gen-crashed").mkdir()
+    (tmp_path / "index" / ".tmp-gen-crashed" / "chunks.jsonl").write_text("half", encoding="utf-8")
+    (tmp_path / "index" / "gen-00000000T000000-deadbeef").mkdir()
+    assert BulletinIndex.load(tmp_path / "index", embedder).chunks  # the live generation still loads
+    (corpus / "new.md").write_text("# 新简报\n\n第 9 期\n\n社区开展活动12场。", encoding="utf-8")
+    update_index(corpus, tmp_path / "index", embedder, progress=False)
+    names = sorted(p.name for p in (tmp_path / "index").iterdir())
+    assert len([n for n in names if n.startswith("gen-")]) == 1 and live not in names
+    assert not [n for n in names if n.startswith(".tmp-")]
