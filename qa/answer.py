@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -253,43 +254,21 @@ def resolve_follow_up(question: str, history: list[str]) -> str:
     return f"{entity}{tail}？"
 
 
-class Assistant:
-    """The Python API: open an index once, then `ask` questions. Thread-safe for concurrent asks."""
+class Reader:
+    """Answers questions from one fixed index. Immutable once built, so concurrent asks need no lock."""
 
-    def __init__(self, index, embedder, reranker: str | None = None) -> None:
+    def __init__(self, index, embedder, reranker=None) -> None:
         self.index = index
         self.embedder = embedder
-        self.reranker = _load_reranker(reranker) if reranker else None
-        self._document_frequency: Counter | None = None
-
-    @classmethod
-    def open(cls, index_dir: Path, model: str | None = None, reranker: str | None = None,
-             corpus_dir: Path | None = None, progress: bool = True) -> "Assistant":
-        """Load the embedder and the index in index_dir (refusing an index built with another model).
-
-        Args:
-            corpus_dir: when given, the index is first built or brought up to date from this folder
-                (only new or changed files are embedded; nothing is written when nothing changed).
-        """
-        from qa.embed import load_embedder
-        from qa.store import BulletinIndex, update_index
-
-        embedder = load_embedder(model, progress=progress)
-        if corpus_dir is not None:
-            index, report = update_index(corpus_dir, index_dir, embedder, progress=progress)
-            for name, reason in report.files_refused.items():
-                print(f"warning: {name} was not indexed: {reason}", file=sys.stderr)
-            return cls(index, embedder, reranker)
-        return cls(BulletinIndex.load(index_dir, embedder), embedder, reranker)
+        self.reranker = reranker
+        frequency: Counter = Counter()
+        for chunk in index.chunks:
+            frequency.update(set(tokenize(chunk.text)))
+        self._document_frequency = frequency
 
     # ----- weights -----
     def idf(self, token: str) -> float:
-        """Inverse document frequency of a token over chunk texts (computed once, lazily)."""
-        if self._document_frequency is None:
-            frequency: Counter = Counter()
-            for chunk in self.index.chunks:
-                frequency.update(set(tokenize(chunk.text)))
-            self._document_frequency = frequency
+        """Inverse document frequency of a token over chunk texts."""
         total = max(len(self.index.chunks), 1)
         return math.log(1 + (total + 1) / (self._document_frequency.get(token, 0) + 0.5))
 
@@ -305,7 +284,7 @@ class Assistant:
     # ----- the API -----
     def ask(self, question: str, history: list[str] | None = None, filters: Filters | None = None,
             k: int = 5, method: str = "hybrid") -> Answer:
-        """Answer one question (optionally a follow-up to `history`, earlier user turns) from the index."""
+        """Answer one question (optionally a follow-up to `history`, earlier user turns) from this index."""
         started = time.perf_counter()
         cleaned = (question or "").strip()
         if not cleaned or not re.search(r"[\w\u4e00-\u9fff]", cleaned):
@@ -484,6 +463,97 @@ class Assistant:
         quote = bulletin.clean_text[start:end]
         return Citation(chunk.chunk_id, chunk.file, chunk.series, chunk.issue, chunk.date, chunk.title,
                         chunk.section, chunk.paragraph, quote, start, end, chunk.citation())
+
+
+class Assistant:
+    """The Python API: open an index once, `ask` questions, `add_files` as new issues arrive.
+
+    Each ask answers from the index that was live when it started; `add_files` builds the new index
+    aside and swaps it in with one assignment, so concurrent questions never see half an update.
+    """
+
+    def __init__(self, index, embedder, reranker: str | None = None, index_dir: Path | None = None,
+                 corpus_dir: Path | None = None) -> None:
+        self.embedder = embedder
+        self.index_dir = index_dir
+        self.corpus_dir = corpus_dir
+        self._reranker = _load_reranker(reranker) if reranker else None
+        self._reader = Reader(index, embedder, self._reranker)
+        self._update_lock = threading.Lock()
+        self.last_update: str | None = None
+
+    @property
+    def index(self):
+        """The live index."""
+        return self._reader.index
+
+    @classmethod
+    def open(cls, index_dir: Path, model: str | None = None, reranker: str | None = None,
+             corpus_dir: Path | None = None, progress: bool = True) -> "Assistant":
+        """Load the embedder and the index in index_dir (refusing an index built with another model).
+
+        Args:
+            corpus_dir: when given, the index is first built or brought up to date from this folder
+                (only new or changed files are embedded; nothing is written when nothing changed).
+        """
+        from qa.embed import load_embedder
+        from qa.store import BulletinIndex, update_index
+
+        embedder = load_embedder(model, progress=progress)
+        if corpus_dir is not None:
+            index, report = update_index(corpus_dir, index_dir, embedder, progress=progress)
+            for name, reason in report.files_refused.items():
+                print(f"warning: {name} was not indexed: {reason}", file=sys.stderr)
+        else:
+            index = BulletinIndex.load(index_dir, embedder)
+        assistant = cls(index, embedder, reranker, index_dir=index_dir, corpus_dir=corpus_dir)
+        assistant.last_update = index.created
+        return assistant
+
+    def ask(self, question: str, history: list[str] | None = None, filters: Filters | None = None,
+            k: int = 5, method: str = "hybrid") -> Answer:
+        """Answer one question (optionally a follow-up to `history`, earlier user turns)."""
+        return self._reader.ask(question, history=history, filters=filters, k=k, method=method)
+
+    def add_files(self, paths: list[Path], progress: bool = True):
+        """Add bulletin files (e.g. uploads) to the corpus folder and update the index incrementally.
+
+        Each file is read and checked before it is copied; a bad file is refused with its reason and
+        nothing of it reaches the corpus or the index. Names are sanitised; the same text under
+        another name is recognised and not added twice.
+
+        Returns:
+            The `UpdateReport`, with refused uploads in `files_refused` under their original names.
+        """
+        from qa.store import UpdateReport, update_index
+        from qa.upload import stage_uploads
+
+        if self.corpus_dir is None or self.index_dir is None:
+            raise BulletinQAError("this assistant was opened without a corpus folder; cannot add files")
+        with self._update_lock:
+            refused, staged = stage_uploads(paths, self.corpus_dir, self.index)
+            report = UpdateReport(files_refused=refused)
+            if staged:
+                index, update = update_index(self.corpus_dir, self.index_dir, self.embedder, progress=progress)
+                update.files_refused = {**refused, **update.files_refused}
+                report = update
+                self._reader = Reader(index, self.embedder, self._reranker)
+                self.last_update = time.strftime("%Y-%m-%d %H:%M:%S")
+            return report
+
+    def status(self) -> dict:
+        """What the index holds: issues per series, chunks, model, last update."""
+        index = self.index
+        issues: dict[str, list[str]] = {}
+        for bulletin in index.bulletins.values():
+            issues.setdefault(bulletin.series, []).append(bulletin.issue or "?")
+        return {
+            "issues": {series: sorted(found, key=lambda v: (len(v), v)) for series, found in issues.items()},
+            "files": len(index.bulletins),
+            "chunks": len(index.chunks),
+            "model": index.model.get("name"),
+            "last_update": self.last_update,
+        }
 
 
 def _plain(value: float) -> str:

@@ -43,22 +43,23 @@ _FIX_RESAVE_DOCX = "open it in Word or WPS and save it again as .docx"
 
 
 def read_bulletin_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
-    """Read one bulletin file into plain text (markdown-ish: paragraphs separated by blank lines, headings as '# ', '## ' lines where the source has them)."""
+    """Read one bulletin file into plain text (markdown-ish: paragraphs separated by blank lines, headings as '# ', '## ' lines where the source has them)."""  # noqa: E501
     path = Path(path)
     name = path.name or str(path)
     suffix = path.suffix.lower()
     data = _read_bytes(path, name, suffix, max_bytes)
     if suffix in _TEXT_SUFFIXES:
         text = _decode_text(data, name)
-        if not text.strip():
-            raise InputFileError(name, "the file contains only whitespace, no text — check that you picked the right file.")
     elif suffix == ".docx":
         text = _read_docx(data, name)
     elif suffix == ".pdf":
         text = _read_pdf(data, name)
     else:
         text = _read_html(data, name)
-    return _normalise(text)
+    text = _normalise(text)
+    if not text:
+        raise InputFileError(name, "the file contains only whitespace, no text — check that you picked the right file.")
+    return text
 
 
 def content_hash(text: str) -> str:
@@ -74,7 +75,9 @@ def _read_bytes(path: Path, name: str, suffix: str, max_bytes: int) -> bytes:
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise InputFileError(name, "file not found — check the path and the file name, including its extension.") from None
+        raise InputFileError(
+            name, "file not found — check the path and the file name, including its extension."
+        ) from None
     except PermissionError:
         raise InputFileError(name, "permission denied — the file cannot be opened; check its access rights.") from None
     except (OSError, ValueError) as exc:
@@ -84,7 +87,9 @@ def _read_bytes(path: Path, name: str, suffix: str, max_bytes: int) -> bytes:
             name, f"this is a folder, not a file — give the path of one bulletin file ({_SUPPORTED_LIST}) inside it."
         )
     if not stat.S_ISREG(info.st_mode):
-        raise InputFileError(name, "this is not a regular file (a device, pipe or socket) — give the path of a saved bulletin file.")
+        raise InputFileError(
+            name, "this is not a regular file (a device, pipe or socket) — give the path of a saved bulletin file."
+        )
     if suffix not in SUPPORTED_SUFFIXES:
         kind = f"unsupported file type '{suffix}'" if suffix else "the file name has no extension"
         raise InputFileError(
@@ -100,7 +105,9 @@ def _read_bytes(path: Path, name: str, suffix: str, max_bytes: int) -> bytes:
     except PermissionError:
         raise InputFileError(name, "permission denied — the file cannot be opened; check its access rights.") from None
     except OSError as exc:
-        raise InputFileError(name, f"the file cannot be read ({_os_reason(exc)}) — check the file and try again.") from None
+        raise InputFileError(
+            name, f"the file cannot be read ({_os_reason(exc)}) — check the file and try again."
+        ) from None
     if len(data) > max_bytes:
         raise InputFileError(name, _too_large(len(data), max_bytes))
     if not data:
@@ -133,6 +140,7 @@ def _human_size(size: int) -> str:
 # --- plain text and encodings ----------------------------------------------------------
 
 _BIG5_CODECS = ("big5", "cp950", "big5hkscs")
+_BIG5_LABELS = ("big5", "cp950", "big5-hkscs", "big5hkscs", "x-x-big5")  # as declared in HTML
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # keeps \t \n \v \f \r
 
@@ -159,7 +167,7 @@ def _decode_text(data: bytes, name: str, declared: str | None = None) -> str:
         return _checked_text(data.decode("utf-8"), name)
     except UnicodeDecodeError:
         pass
-    if declared is not None and declared.lower().replace("_", "-") in ("big5", "cp950", "big5-hkscs", "big5hkscs", "x-x-big5"):
+    if declared is not None and declared.lower().replace("_", "-") in _BIG5_LABELS:
         text = _strict_decode(data, "cp950")
         if text is not None and _plausible_big5(text):
             return _checked_text(text, name)
@@ -171,11 +179,30 @@ def _decode_text(data: bytes, name: str, declared: str | None = None) -> str:
         return _checked_text(text, name)
     if len(_CONTROL_BYTES.findall(data)) > 0.05 * len(data):
         raise _binary_error(name)
+    almost = _almost_utf8(data)
+    if almost is not None:
+        raise InputFileError(
+            name,
+            f"the file is almost valid UTF-8 but has damaged bytes (the first at byte {almost}) — fix or delete the "
+            f"garbled character there, or get an intact copy, and save it as UTF-8.",
+        )
     raise InputFileError(
         name,
         "the text encoding could not be recognised (it is not UTF-8, GB18030/GBK or Big5) — "
         f"{_FIX_SAVE_UTF8}.",
     )
+
+
+def _almost_utf8(data: bytes) -> int | None:
+    """Offset of the first bad byte of UTF-8 text with just a few damaged bytes, else None."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    else:
+        return None
+    damaged = data.decode("utf-8", errors="replace").count("\ufffd")
+    return first_bad if damaged <= max(1, len(data) // 1000) else None
 
 
 def _binary_error(name: str) -> InputFileError:
@@ -292,7 +319,9 @@ def _read_docx(data: bytes, name: str) -> str:
         )
     if not data.startswith(b"PK"):
         raise InputFileError(
-            name, f"this is not a valid .docx file (it is not a zip archive; perhaps another file renamed) — {_FIX_RESAVE_DOCX}."
+            name,
+            "this is not a valid .docx file (it is not a zip archive; perhaps another file renamed) — "
+            f"{_FIX_RESAVE_DOCX}.",
         )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -300,7 +329,9 @@ def _read_docx(data: bytes, name: str) -> str:
     except InputFileError:
         raise
     except Exception:  # noqa: BLE001 - zipfile raises many types on damaged archives
-        raise InputFileError(name, f"the .docx file is damaged (its zip structure is broken) — {_FIX_RESAVE_DOCX}.") from None
+        raise InputFileError(
+            name, f"the .docx file is damaged (its zip structure is broken) — {_FIX_RESAVE_DOCX}."
+        ) from None
     try:
         import docx
 
@@ -313,7 +344,9 @@ def _read_docx(data: bytes, name: str) -> str:
             ) from None
         raise InputFileError(name, f"the .docx file is damaged and cannot be read — {_FIX_RESAVE_DOCX}.") from None
     except Exception:  # noqa: BLE001 - python-docx and lxml raise many types on damaged files
-        raise InputFileError(name, f"the .docx file is damaged or is not a Word document — {_FIX_RESAVE_DOCX}.") from None
+        raise InputFileError(
+            name, f"the .docx file is damaged or is not a Word document — {_FIX_RESAVE_DOCX}."
+        ) from None
     try:
         blocks = _docx_blocks(document)
     except Exception:  # noqa: BLE001 - malformed XML surfaces while walking the body
@@ -333,7 +366,8 @@ def _check_zip_sizes(infos: list[zipfile.ZipInfo], name: str) -> None:
     # zipfile never inflates a member beyond its declared file_size, so these numbers bound the work.
     bomb = (
         f"the .docx file would unpack to more than {_human_size(MAX_DOCX_UNPACKED_BYTES)} or is compressed "
-        f"suspiciously tightly (a 'zip bomb'), so it was not opened — it may be damaged or malicious; {_FIX_RESAVE_DOCX}."
+        "suspiciously tightly (a 'zip bomb'), so it was not opened — it may be damaged or malicious; "
+        f"{_FIX_RESAVE_DOCX}."
     )
     if len(infos) > MAX_DOCX_MEMBERS:
         raise InputFileError(name, bomb)
@@ -348,7 +382,8 @@ def _docx_blocks(document: Document) -> list[str]:
     """One text block per paragraph or table of a python-docx Document."""
     from docx.table import Table
 
-    # With a Title present, 'Heading 1' is a section heading ('## '); without one it is the top level.
+    # With a Title present it is '# ' and 'Heading 1' is '## '; without one 'Heading 1/2' are '# '/'## '.
+    # Deeper headings stay plain paragraphs: the parser knows only two levels.
     has_title = any(_heading_level(p) == 0 for p in document.paragraphs)
     blocks: list[str] = []
     for item in document.iter_inner_content():
@@ -362,7 +397,7 @@ def _docx_blocks(document: Document) -> list[str]:
             continue
         level = _heading_level(item)
         if level is not None:
-            depth = level + 1 if has_title else max(level, 1)
+            depth = level + 1 if has_title else level
             if depth <= 2:
                 text = "#" * depth + " " + " ".join(text.split())
         blocks.append(text)
@@ -412,7 +447,9 @@ def _read_pdf(data: bytes, name: str) -> str:
     damaged = "the PDF file is damaged and cannot be read — export or download it again."
     if b"%%EOF" not in data:  # pypdf can half-repair a cut-off file; we'd silently lose pages
         raise InputFileError(
-            name, "the PDF file is incomplete (its end is missing, e.g. an interrupted download) — download or export it again."
+            name,
+            "the PDF file is incomplete (its end is missing, e.g. an interrupted download) — "
+            "download or export it again.",
         )
     encrypted = (
         "the PDF is password-protected (encrypted) — open it with its password and save or print an unprotected "
@@ -535,7 +572,9 @@ def _read_html(data: bytes, name: str) -> str:
         soup = BeautifulSoup(markup, "lxml")
         blocks = _html_blocks(soup)
     except Exception:  # noqa: BLE001 - the parsers raise many types on hostile markup
-        raise InputFileError(name, "the HTML page could not be parsed — save the page again, or save its text as .txt.") from None
+        raise InputFileError(
+            name, "the HTML page could not be parsed — save the page again, or save its text as .txt."
+        ) from None
     text = "\n\n".join(blocks)
     if not text.strip():
         raise InputFileError(
@@ -647,7 +686,9 @@ def _html_table(table: Tag) -> str:
     if caption is not None:
         lines.append(" ".join(_collapse(_html_strings(caption)).split()))
     for row in table.find_all("tr"):
-        cells = [" ".join(_collapse(_html_strings(cell)).split()) for cell in row.find_all(("td", "th"), recursive=False)]
+        cells = [
+            " ".join(_collapse(_html_strings(cell)).split()) for cell in row.find_all(("td", "th"), recursive=False)
+        ]
         if any(cells):
             lines.append(" | ".join(cells))
     return "\n".join(line for line in lines if line)

@@ -166,3 +166,33 @@ def test_every_number_in_an_answer_is_in_its_quotes(assistant, parts):
     computed = re.findall(r"=\s*(\d+(?:\.\d+)?)", answer.answer)
     assert check_figures(answer.answer, quotes, computed) == []
     quotes_are_verbatim(assistant, answer)
+
+
+def test_add_files_updates_and_refuses(tmp_path):
+    from qa.upload import sanitise_name
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    embedder = HashEmbedder()
+    index, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    assistant = Assistant(index, embedder, index_dir=tmp_path / "index", corpus_dir=corpus)
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    new_issue = uploads / "第 9 期 上街信息.md"
+    new_issue.write_text("# 上街信息\n\n第 9 期\n\n中共上街区委办公室\n\n2026 年 3 月 1 日\n\n## 区民政局推进养老服务\n\n"
+                         "今年以来，全区新建社区食堂 17 个，服务老年人 5200 余人次。（区民政局）\n", encoding="utf-8")
+    duplicate = uploads / "same.md"
+    shutil.copy(SEED, duplicate)
+    bad = uploads / "bad.exe"
+    bad.write_bytes(b"MZ\x00\x00")
+    report = assistant.add_files([new_issue, duplicate, bad], progress=False)
+    assert report.files_added == ["第-9-期-上街信息.md"]
+    assert "already indexed" in report.files_refused["same.md"]
+    assert "unsupported" in report.files_refused["bad.exe"]
+    assert sorted(p.name for p in corpus.iterdir()) == [SEED.name, "第-9-期-上街信息.md"]
+    answer = assistant.ask("全区新建了多少个社区食堂？")
+    assert "17" in answer.answer and answer.citations[0].issue == "9"
+    assert assistant.status()["issues"] == {"上街信息": ["8", "9"]}
+    assert sanitise_name("../../etc/passwd") == "passwd"
+    assert sanitise_name("-rf .md") == "rf.md"

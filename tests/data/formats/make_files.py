@@ -20,20 +20,31 @@ SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
 # Traditional-Chinese rendering of the start of the seed (OpenCC s2t, then the four
 # variants Big5 lacks swapped for their Big5 forms), kept here so that regenerating
 # needs no converter.
-TRADITIONAL = """# 上街信息
-
-第 8 期
-
-中共上街區委辦公室
-
-2026 年 2 月 12 日
-
-## 區委社工部聚焦群眾需求 提升服務效能 推動工作走深走實
-
-去年以來，區委社工部以推進基層治理體系和治理能力現代化為主線，聚焦黨建引領基層治理和政權建設規範高效、新興領域黨建拓面提質、凝聚服務群眾精準暖心三大任務，系統謀劃、攻堅突破，著力構建黨建引領有力、多方協同有序、服務覆蓋有效的新格局，推動全區社會工作持續深化、整體提升。
-
-一、強基固本、深耕細作，基層善治邁出新步伐。一是建強骨幹隊伍。構建“系統培訓+實戰練兵+職業認證”一體化培養體系，舉辦第二屆社區工作者職業技能競賽、“書記沙龍”等活動，累計培訓社區工作者、網格員 1300 餘人次，在全市第二屆社會工作者職業技能競賽中榮獲“團體優勝獎”“個人優勝獎”。積極動員 735 人報考社會工作者職業資格考試，全區持證人數達 434 人，同比增長 61.5%，專業力量持續壯大。二是健全治理機制。試點形成的“五步議事法”在 13 個社區推廣，有效解決停車難、綠化改造等民生問題 48 件。全年指導開展鄰里文化節等活動 150 餘場，孵化社區社會組織 688 支，其中“靈芝雀合唱團”代表我省參加全國紀念中國人民抗日戰爭暨世界反法西斯戰爭勝利 80 週年合唱展演。
-"""
+TRADITIONAL = "\n\n".join([
+    "# 上街信息",
+    "第 8 期",
+    "中共上街區委辦公室",
+    "2026 年 2 月 12 日",
+    "## 區委社工部聚焦群眾需求 提升服務效能 推動工作走深走實",
+    (
+        "去年以來，區委社工部以推進基層治理體系和治理能力現代化為主線，"
+        "聚焦黨建引領基層治理和政權建設規範高效、新興領域黨建拓面提質、"
+        "凝聚服務群眾精準暖心三大任務，系統謀劃、攻堅突破，著力構建黨建引領有力、"
+        "多方協同有序、服務覆蓋有效的新格局，推動全區社會工作持續深化、"
+        "整體提升。"
+    ),
+    (
+        "一、強基固本、深耕細作，基層善治邁出新步伐。一是建強骨幹隊伍。"
+        "構建“系統培訓+實戰練兵+職業認證”一體化培養體系，舉辦第二屆社區工作者職業技能競賽、"
+        "“書記沙龍”等活動，累計培訓社區工作者、網格員 1300 餘人次，"
+        "在全市第二屆社會工作者職業技能競賽中榮獲“團體優勝獎”“個人優勝獎”。"
+        "積極動員 735 人報考社會工作者職業資格考試，全區持證人數達 434 人，"
+        "同比增長 61.5%，專業力量持續壯大。二是健全治理機制。試點形成的“五步議事法”在 13 個社區推廣，"
+        "有效解決停車難、綠化改造等民生問題 48 件。全年指導開展鄰里文化節等活動 150 餘場，"
+        "孵化社區社會組織 688 支，其中“靈芝雀合唱團”代表我省參加"
+        "全國紀念中國人民抗日戰爭暨世界反法西斯戰爭勝利 80 週年合唱展演。"
+    ),
+]) + "\n"
 
 # A character outside GBK, so the GB18030 file really needs GB18030 (4-byte sequence).
 GB18030_EXTRA = "\n\n编者注：“𠮷”为 GB18030 四字节字符。\n"
@@ -209,10 +220,10 @@ def write_html(text: str) -> None:
 def write_bad_files() -> None:
     """Files the reader must refuse, each with its own reason."""
     (HERE / "empty.txt").write_bytes(b"")
-    (HERE / "whitespace.txt").write_bytes(" \t\r\n\n\u3000\u3000 \n".encode("utf-8"))
+    (HERE / "whitespace.txt").write_bytes(" \t\r\n\n\u3000\u3000 \n".encode())
     rng = random.Random(8)
     (HERE / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + rng.randbytes(2000))
-    (HERE / "not-a-zip.docx").write_bytes("这不是 Word 文件，只是改了扩展名的文本。\n".encode("utf-8"))
+    (HERE / "not-a-zip.docx").write_bytes("这不是 Word 文件，只是改了扩展名的文本。\n".encode())
     with zipfile.ZipFile(HERE / "not-word.docx", "w") as archive:
         archive.writestr("hello.txt", "a zip archive, but not a Word document")
     # Zip bomb: 150 MB of zeros that bzip2 squeezes into a few hundred bytes.
