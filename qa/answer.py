@@ -20,19 +20,20 @@ from qa.chunk import Chunk
 from qa.errors import BulletinQAError
 from qa.parse import Bulletin
 from qa.retrieve import Filters, Hit, question_years, retrieve
+from qa.synonyms import expand
 from qa.tokens import normalise, tokenize
 
 __all__ = ["Answer", "Assistant", "Citation", "Figure", "Filters", "check_figures", "numbers_in"]
 
 SENTENCE_RE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’」』）)]*|$)")
 CLAUSE_SPLIT_RE = re.compile(r"(?<=[，；：,;:\n])")
-NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")  # used on NFKC-normalised text
 FIGURE_RE = re.compile(
-    r"(?P<num>\d+(?:\.\d+)?)\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
-    r"(?P<unit>%|个百分点|人次|万人次|户次|元|人|个|家|支|件|条|场|项|名|块|次|所|座|公里|千米|米|亩|吨|斤|年|天|月|倍|处|份|套|批|期|类|辆|台|张|本|篇|场次|周年|周岁|岁|余)?"
+    r"(?P<num>\d+(?:[.．]\d+)?)\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
+    r"(?P<unit>[%％]|个百分点|人次|万人次|户次|元|人|个|家|支|件|条|场|项|名|块|次|所|座|公里|千米|米|亩|吨|斤|年|天|月|倍|处|份|套|批|期|类|辆|台|张|本|篇|场次|周年|周岁|岁|余)?"
 )
 DATE_TEXT_RE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月(\s*\d{1,2}\s*日)?")
-CN_FIGURE_RE = re.compile(r"[两二三四五六七八九十百千]+(?=大|个|家|项|支|张|类|条|种|批|次)")
+CN_FIGURE_RE = re.compile(r"[两二三四五六七八九十百千]+(?=大|个|家|项|支|张|类|条|种|批|次)|百分之[零一二三四五六七八九十点至到]+")
 SCALES = {"千": 1e3, "万": 1e4, "亿": 1e8, "万亿": 1e12}
 
 # Words that ask, but carry no content to match.
@@ -41,13 +42,21 @@ QUESTION_WORDS = re.compile(
     r"怎么样|怎样|如何|吗|呢|啊|呀|吧|是否|有没有|达到了|达到|分别|大概|大约|具体|情况|[？?！!。，,、\s]"
 )
 # Function characters: a question token made with one of them carries no content to match.
-STOP_CHARS = set("这那是的了吗呢啊吧在有和与及其之也都对被把将就还又请问么")
+STOP_CHARS = set("这那是的了吗呢啊吧在有和与及其之也都对被把将还又请问么")
 FIGURE_CUES = re.compile(r"多少|几|百分|比例|比重|覆盖率|率|增长|增加|提升|下降|减少|数量|人数|规模|总额|金额|占比|目标")
 WHEN_CUES = re.compile(r"什么时候|何时|哪天|哪一天|日期|几月|几号|哪年|哪一年|发布时间|印发时间")
 WHO_CUES = re.compile(r"谁|哪位|什么人|姓名|名字")
 WHAT_CUES = re.compile(r"哪个|哪些|哪家|什么|名称|叫|哪一个|如何|怎样|怎么")
+NAME_RE = re.compile(r"[“\"《]([^”\"》]{1,30})[”\"》]")
+TARGET_CUES = re.compile(r"目标|预期|计划|拟|安排|打算")
+TARGET_TEXT_RE = re.compile(r"左右|以上|以内|预期目标|主要目标|控制在|拟按|力争|预期|计划")
+PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,3}(?:区|县|市|镇|乡)(?=的|有|在|是|共|[，,？?]|$)")
+NOT_PLACES = ("社区", "园区", "小区", "城区", "辖区", "景区", "校区", "片区", "全区", "本区", "郊区", "新区", "全市",
+              "本市", "全县", "本县", "城市", "城镇", "乡镇", "全镇")
+COUNT_UNITS = set("个家人支件条场项名块次所座处份套批辆台张本篇")
 FOLLOW_UP_RE = re.compile(r"^(那么?|还有|那个|另外|以及)|呢[？?]?$")
-DIFFERENCE_CUES = re.compile(r"(增加|增长|多了|扩充|新增|减少|下降|少了)(了)?多少")
+DIFFERENCE_CUES = re.compile(r"(增加|增长|多了|扩充|提高|提升|上升|减少|下降|降低|少了)(了)?(多少|几)")
+FROM_TO_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])[^，。；\d]{0,20}?(?:至|到)\s*(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])")
 MEASURE_AFTER_QUESTION = re.compile(r"(?:多少|几)(万|亿)?(个|家|人次|人|支|件|条|场|项|名|块|次|所|座|元|亩|吨|斤|天|倍|处|份|套|批|辆|台|张|本|篇|期)")
 
 # A clause must cover this share of the question's content (IDF-weighted) to answer; below it we abstain.
@@ -162,8 +171,9 @@ def parse_figures(text: str) -> list[tuple[int, int, str, float | None, str | No
         while end > match.start() and text[end - 1].isspace():
             end -= 1
         scale = match.group("scale")
-        value = float(number) * SCALES.get(scale, 1.0)
+        value = float(normalise(number)) * SCALES.get(scale, 1.0)
         unit = match.group("unit")
+        unit = normalise(unit) if unit else unit
         if unit == "余":
             unit = None
         found.append((match.start(), end, text[match.start():end], value, unit))
@@ -206,12 +216,14 @@ class Question:
     content: str  # the question without question words
     tokens: list[str]
     measure: str | None  # 个 in 多少个: the unit a figure answer must carry
-    counted: str | None  # 充电桩 in 多少个充电桩: the thing a figure answer must count
+    counted: str | None  # 充电桩 in 多少个充电桩, 经费 in 花了多少经费: what the figure must count
+    predicate: str | None = None  # 办结 in 办结了几条: what must be said right where the figure is
+    wants_target: bool = False  # asks for a plan (预期目标) rather than an outcome
     years: list[str] = field(default_factory=list)
 
 
 def analyse(question: str) -> Question:
-    """Classify a question and strip it to its content words."""
+    """Classify a question and strip it to its content words (expanded with indicator synonyms)."""
     text = normalise(question).strip()
     content = QUESTION_WORDS.sub(" ", text)
     content = re.sub(r"\s+", " ", content).strip()
@@ -226,32 +238,57 @@ def analyse(question: str) -> Question:
     else:
         kind = "figure" if re.search(r"\d", text) is None else "what"
     measure = MEASURE_AFTER_QUESTION.search(text)
-    counted = re.match(r"[\u4e00-\u9fff]{2,6}", text[measure.end():]) if measure else None
-    tokens = [token for token in tokenize(content) if not token.isspace() and not set(token) & STOP_CHARS]
+    asking = measure or re.search(r"多少|几", text)
+    counted = re.match(r"[\u4e00-\u9fff]{2,6}", text[asking.end():]) if asking else None
+    before = re.search(r"([\u4e00-\u9fff]{2})(?:了|的|是|有|到|为|在|达|共|总共|一共)*$", text[:asking.start()]) if asking else None
+    predicate = before.group(1) if before and not set(before.group(1)) & STOP_CHARS else None
+    # Years are matched through chunk periods, not as words: "2009年" must not outweigh 城镇新增就业.
+    matchable = re.sub(r"[12][0-9]{3}\s*年", " ", expand(content))
+    tokens = [token for token in tokenize(matchable) if not token.isspace() and not set(token) & STOP_CHARS]
     return Question(question, kind, content, tokens, measure.group(2) if measure else None,
-                    counted.group() if counted else None, question_years(question))
+                    counted.group() if counted else None, predicate, bool(TARGET_CUES.search(text)),
+                    question_years(question))
+
+
+def _named_in(term: str | None, text: str) -> bool | None:
+    """Whether a question term is named in text (by any of its bigrams); None when there is no term."""
+    if not term:
+        return None
+    forms = expand(term).split()
+    return any(form[i:i + 2] in text for form in forms for i in range(max(len(form) - 1, 1)))
 
 
 def resolve_follow_up(question: str, history: list[str]) -> str:
-    """Turn a follow-up ('那新市民驿站呢？', '那2024年呢？') into a full question using the previous one."""
+    """Turn a follow-up into a full question using the previous turn.
+
+    '那新市民驿站呢？' after '全区建成了多少个友好场景？' → '新市民驿站多少个？';
+    '那2024年呢？' after '2023年城镇新增就业多少人？' → '2024年城镇新增就业多少人？';
+    '那它有多少名成员？' (asks for itself) → the previous question's words plus this one.
+    """
     if not history:
         return question
     text = question.strip()
     previous = history[-1].strip()
-    asks = FIGURE_CUES.search(text) or WHEN_CUES.search(text) or WHO_CUES.search(text) or re.search(r"哪|什么", text)
-    if not FOLLOW_UP_RE.search(text) or (asks and len(text) > 12):
+    if not FOLLOW_UP_RE.search(text) and not re.match(r"^(它|他们|她|其|该|这个|那个)", text):
         return question
+    asks = re.search(r"多少|几|什么|哪|谁|何时|吗", text)
+    if asks:
+        if len(text) > 14 and not re.match(r"^(那么?|它|其|该)", text):
+            return question
+        # Asks for itself but leans on the previous subject: keep both for matching.
+        own = re.sub(r"^(那么?|还有|另外)|^(它|他们|她|其|该)", "", text)
+        return f"{QUESTION_WORDS.sub('', previous)} {own}"
     entity = re.sub(r"^(那么?|还有|那个|另外|以及)|呢?[？?。！!]*$", "", text).strip(" ，,的")
     if not entity:
         return previous
     years = question_years(entity)
     if years and question_years(previous):
-        # "那2024年呢？" after "2023年城镇新增就业多少人？": same question, another year.
         return re.sub(r"[12１２][0-9０-９]{3}\s*年", f"{years[0]}年", previous, count=1)
     interrogative = re.search(r"(是多少|有多少|多少\w?|几\w?|有哪些|是什么|是谁|哪\w+)", previous)
     tail = interrogative.group(1) if interrogative else "是多少"
-    # Keep the previous question's predicate (建成、规范提升…) minus the thing it asked about.
-    return f"{entity}{tail}？"
+    prefix = "".join(f"{year}年" for year in question_years(previous))
+    target = "目标" if TARGET_CUES.search(previous) and not TARGET_CUES.search(entity) else ""
+    return f"{prefix}{entity}{target}{tail}？"
 
 
 class Reader:
@@ -293,7 +330,7 @@ class Reader:
             return Answer(question, "问题太长（超过 500 字），请缩短后再问。", True, seconds=time.perf_counter() - started)
         effective = resolve_follow_up(cleaned, list(history or []))
         parsed = analyse(effective)
-        hits = retrieve(self.index, self.embedder, effective, k=max(k, 8), filters=filters, method=method)
+        hits = retrieve(self.index, self.embedder, expand(effective), k=max(k, 8), filters=filters, method=method)
         if self.reranker is not None and hits:
             hits = self.reranker(effective, hits)
         answer = self._extract(parsed, hits, k)
@@ -336,29 +373,69 @@ class Reader:
                 for position, (c_start, c_end) in enumerate(clauses):
                     clause = text[c_start:c_end]
                     window_start = clauses[max(position - 1, 0)][0]
-                    window = text[window_start:c_end] if chunk.kind == "body" else _with_context(chunk, clause)
-                    clause_score = self.coverage(question, window)
+                    if chunk.kind != "body":
+                        window = _with_context(chunk, clause)
+                    elif question.kind == "figure":
+                        window = text[window_start:c_end]  # "持证人数达 434 人，同比增长 61.5%": the figure's subject may precede
+                    else:
+                        window = clause
+                    clause_score = max(self.coverage(question, clause), 0.8 * self.coverage(question, window))
                     figures = parse_figures(clause)
                     score = 0.6 * clause_score + 0.4 * sentence_score
                     score += 0.05 * self.coverage(question, clause)  # ties go to the clause that says it itself
                     score += 0.04 / (1 + rank)
+                    if question.years:
+                        if chunk.period in question.years:
+                            score += 0.1  # the chunk speaks about the asked year, not just names it
+                        elif not any(f"{year}年" in normalise(sentence) for year in question.years):
+                            score -= 0.2  # another year's passage that merely mentions the year elsewhere
+                    for place in PLACE_RE.findall(normalise(question.text)):
+                        if not place.endswith(NOT_PLACES) and place not in bulletin.clean_text:
+                            score -= 0.5  # "二七区的持证社工" is not answered by the figure for 上街区
+                    if question.kind == "what" and question.text and re.search(r"哪个部门|哪个单位|哪家单位", question.text):
+                        if chunk.department and f"（{chunk.department}）" in sentence:
+                            score += 0.3  # "哪个部门供稿" → the sentence that carries the department tag
                     if question.kind == "when" and not DATE_TEXT_RE.search(clause):
                         continue  # a date question is answered by a clause that holds a date
                     if question.kind == "figure":
                         if not figures and not CN_FIGURE_RE.search(clause):
                             continue
-                        if question.measure and not any(
-                                unit and (question.measure in unit or unit in question.measure)
-                                for *_, unit in figures):
-                            score -= 0.25  # "多少个充电桩" is not answered by "69 条", "多少名成员" not by "80 周年"
-                        if question.counted and not any(
-                                question.counted[i:i + 2] in window for i in range(len(question.counted) - 1)):
-                            score -= 0.2  # the thing counted must be named where the figure is
+                        score += self._figure_fit(question, clause, window, figures, sentence)
                     found.append({"score": score, "chunk": chunk, "bulletin": bulletin,
                                   "sentence": (s_start, s_end), "clause": (c_start, c_end),
                                   "clauses": clauses, "position": position, "figures": figures})
         found.sort(key=lambda c: -c["score"])
         return found
+
+    @staticmethod
+    def _figure_fit(question: Question, clause: str, window: str, figures: list, sentence: str) -> float:
+        """Bonus or penalty for how well a clause's figures fit what the question asks."""
+        adjustment = 0.0
+        units = [unit for *_, unit in figures if unit]
+        if DIFFERENCE_CUES.search(question.text) and FROM_TO_RE.search(window):
+            return 0.2  # "增加了几家" is answered by "16 家…扩充至 29 家", whatever the measure word
+        if question.measure:
+            compatible = any(question.measure in unit or unit in question.measure for unit in units)
+            generic = question.measure == "个" and units and "%" not in units and _named_in(question.counted, clause)
+            if units and all(unit == "%" for unit in units) and question.measure in COUNT_UNITS:
+                adjustment -= 0.5  # "几个小区" is never answered by "98%"
+            elif not compatible and not generic:
+                adjustment -= 0.3  # "多少个充电桩" is not answered by "69 条", "多少名成员" not by "80 周年"
+        counted = _named_in(question.counted, window)
+        if counted is False:
+            adjustment -= 0.25  # the thing counted (经费, 参赛) must be named where the figure is
+        predicate = _named_in(question.predicate, clause)
+        if predicate:
+            adjustment += 0.15  # "办结了几条" → the clause that says 办结
+        elif predicate is False:
+            adjustment -= 0.1
+        if question.years:
+            target_like = bool(TARGET_TEXT_RE.search(clause)) or bool(TARGET_TEXT_RE.search(sentence[:12]))
+            if question.wants_target and not target_like:
+                adjustment -= 0.2
+            elif not question.wants_target and target_like:
+                adjustment -= 0.3  # "2009年增长了多少" wants the outcome, not the plan "8%左右"
+        return adjustment
 
     def _sentences_of(self, bulletin: Bulletin, chunk: Chunk) -> list[tuple[int, int]]:
         """Whole sentences of the chunk's paragraph that overlap the chunk (quotes are whole sentences)."""
@@ -391,7 +468,7 @@ class Reader:
             if computed:
                 answer_text += computed
         elif question.kind == "what" or question.kind == "who":
-            entity = self._entity(question, text[s_start:s_end])
+            entity = self._entity(question, text[c_start:c_end], text[s_start:s_end], chunk)
             answer_text = f"{entity}。（{clause}）" if entity else f"{clause}。"
         else:  # when: the date as the bulletin prints it (an ISO form would show digits the quote lacks)
             answer_text = f"{clause}。"
@@ -426,37 +503,39 @@ class Reader:
         return answer_text, shown
 
     def _difference(self, question: Question, candidates: list[dict], text: str) -> str:
-        """'16 家 … 扩充至 29 家' asked as 增加了多少: show the subtraction with both quoted figures."""
+        """'16 家…扩充至 29 家' asked as 增加了多少: show the subtraction with both quoted figures."""
         if not DIFFERENCE_CUES.search(question.text):
             return ""
         best = candidates[0]
-        c_start = best["clauses"][max(best["position"] - 1, 0)][0]
-        window = text[c_start:best["clause"][1]]
-        figures = [f for f in parse_figures(window) if f[4] and f[4] != "%"]
-        if len(figures) != 2 or figures[0][4] != figures[1][4]:
+        window = normalise(text[best["clauses"][max(best["position"] - 1, 0)][0]:best["clause"][1]])
+        pair = FROM_TO_RE.search(window)
+        if not pair or pair.group(2) != pair.group(4):
             return ""
-        (_, _, first_text, first, unit), (_, _, second_text, second, _) = figures
-        difference = second - first
-        shown = int(difference) if float(difference).is_integer() else round(difference, 4)
-        return f"（计算：{_plain(second)} − {_plain(first)} = {shown} {unit}）"
+        first, unit, second = float(pair.group(1)), pair.group(2), float(pair.group(3))
+        difference = round(abs(second - first), 6)
+        shown = _plain(difference)
+        unit = "个百分点" if unit == "%" else unit
+        return f"（计算：{_plain(max(first, second))} − {_plain(min(first, second))} = {shown} {unit}）"
 
-    def _entity(self, question: Question, sentence: str) -> str | None:
-        """For 'which/what/who' questions: the quoted name or the name that ends with the asked-about noun."""
-        asked = re.search(r"(?:哪个|哪些|哪家|什么|哪一个)([\u4e00-\u9fff]{1,6})", normalise(question.text))
-        noun = asked.group(1) if asked else None
-        quoted = re.findall(r"[“\"《]([^”\"》]{1,30})[”\"》]", sentence)
-        if noun:
-            for name in quoted:
-                if any(noun[:size] in name for size in (3, 2)):
-                    return f"“{name}”"
+    def _entity(self, question: Question, clause: str, sentence: str, chunk: Chunk) -> str | None:
+        """For 'which/what/who' questions: a quoted name or tag in the answering clause (else its sentence),
+        preferring one that ends like the noun asked about (合唱团, 工作法, 品牌, 部门)."""
+        asked = re.search(r"(?:哪个|哪些|哪家|什么|哪一个|哪一)([\u4e00-\u9fff]{1,6})", normalise(question.text))
+        noun = asked.group(1) if asked else ""
         if question.kind == "who":
             for key in re.findall(r"[\u4e00-\u9fff]{2,8}", question.content):
                 for size in range(len(key), 1, -1):
                     match = re.search(re.escape(key[:size]) + r"\s*[：:是为]\s*([\u4e00-\u9fff]{2,4})", sentence)
                     if match:
                         return match.group(1)
-        unseen = [name for name in quoted if name not in question.text]
-        return f"“{unseen[0]}”" if unseen else None
+        if re.match(r"部门|单位|机关", noun) and chunk.department and chunk.department in sentence:
+            return chunk.department  # "哪个部门供稿" → the department tag （区委社工部）
+        for text in (clause, sentence):
+            names = [name for name in NAME_RE.findall(text) if name not in question.text]
+            fitting = [name for name in names if noun and any(noun[:size] in name for size in (3, 2))]
+            if fitting or names:
+                return f"“{(fitting or names)[0]}”"
+        return None
 
     def _citation(self, chunk: Chunk, start: int, end: int) -> Citation:
         bulletin = self.index.bulletin_of(chunk)
@@ -564,7 +643,7 @@ def _with_context(chunk: Chunk, sentence: str) -> str:
     """A sentence plus its headings, so '一是建强骨干队伍' context counts toward matching. A masthead or footer
     line is matched with the whole masthead or footer (上街信息 … 第 8 期 … 2026 年 2 月 12 日)."""
     if chunk.kind != "body":
-        return f"{chunk.text} {chunk.series} 本期"
+        return f"{chunk.embed_text} {chunk.series}"
     return " ".join(part for part in (chunk.section, chunk.subsection, chunk.item, sentence) if part)
 
 

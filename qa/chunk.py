@@ -15,9 +15,14 @@ from dataclasses import dataclass
 
 from qa.parse import Bulletin, Item, Paragraph
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 DEFAULT_MAX_CHARS = 300
 MIN_BODY_CHARS = 8  # shorter body paragraphs ("各位代表！") carry no content worth a chunk
+
+FIELD_LABELS = {
+    "masthead": "报头：刊名 期号 第几期 主办单位 编印单位 出版日期 印发时间",
+    "footer": "报尾：本期送 报送 发送范围 分发单位 责任编辑 编辑",
+}
 
 SENTENCE_END_RE = re.compile(r"[。！？!?；;]”?")
 CLAUSE_END_RE = re.compile(r"[，,、：:]")
@@ -145,7 +150,7 @@ def chunk_bulletin(bulletin: Bulletin, bulletin_hash: str, max_chars: int = DEFA
     chunks: list[Chunk] = []
     titled_articles = {p.article for p in bulletin.paragraphs if p.kind == "title"}
 
-    def add(paragraph: Paragraph, start: int, end: int, kind: str, item: str | None) -> None:
+    def add(paragraph: Paragraph, start: int, end: int, kind: str, item: str | None, label: str = "") -> None:
         span = text[start:end]
         stripped = span.strip()
         if not stripped:
@@ -156,7 +161,7 @@ def chunk_bulletin(bulletin: Bulletin, bulletin_hash: str, max_chars: int = DEFA
         title = article.title if article else bulletin.title
         department = article.department if article else None
         own_title = title if paragraph.article in titled_articles else None
-        context = _context(own_title, paragraph.section, paragraph.subsection, item)
+        context = label or _context(own_title, paragraph.section, paragraph.subsection, item)
         chunks.append(Chunk(
             chunk_id=make_chunk_id(bulletin_hash, start, end, stripped),
             file=bulletin.file,
@@ -178,10 +183,11 @@ def chunk_bulletin(bulletin: Bulletin, bulletin_hash: str, max_chars: int = DEFA
         ))
 
     # Masthead and footer each become one chunk: "which issue / when / who is the editor" are real questions.
+    # Their lines carry no field names, so the embedded text adds them (刊名, 期号, 主办单位…).
     for kind in ("masthead", "footer"):
         group = [p for p in bulletin.paragraphs if p.kind == kind]
         if group:
-            add(group[0], group[0].start, group[-1].end, kind, None)
+            add(group[0], group[0].start, group[-1].end, kind, None, FIELD_LABELS[kind])
 
     current_item: Item | None = None
     current_section: str | None = None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import yaml
 
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 
 CN_DIGITS = "一二三四五六七八九十"
 FULLWIDTH_TABLE = str.maketrans("０１２３４５６７８９", "0123456789")
@@ -272,7 +272,8 @@ def _period_cue(text: str, year: int | None) -> str | None:
     opening = text[:12]
     if any(cue in opening for cue in PAST_YEAR_CUES):
         return str(year - 1)
-    if any(cue in opening for cue in THIS_YEAR_CUES):
+    first_sentence = re.split(r"[。！？]", text, maxsplit=1)[0]
+    if any(cue in opening or cue in first_sentence for cue in THIS_YEAR_CUES):
         return str(year)
     return None
 

@@ -10,7 +10,7 @@ from qa.chunk import Chunk
 from qa.embed import Embedder
 from qa.parse import YEAR_RE, to_int
 from qa.store import BulletinIndex
-from qa.tokens import normalise, tokenize
+from qa.tokens import tokenize
 
 RRF_K = 60  # the usual reciprocal-rank constant; see README "Retrieval" for the measurement behind the choice
 CANDIDATES = 50  # how deep each retriever's list goes before fusion
@@ -63,11 +63,8 @@ def question_years(question: str) -> list[str]:
 
 def year_mask(index: BulletinIndex, years: list[str]) -> np.ndarray:
     """Chunks that speak about one of the years: their period is that year, or their text names it."""
-    mask = np.zeros(len(index.chunks), dtype=bool)
-    for row, chunk in enumerate(index.chunks):
-        if chunk.period in years or any(f"{year}年" in normalise(chunk.text).replace(" ", "") for year in years):
-            mask[row] = True
-    return mask
+    wanted = set(years)
+    return np.array([bool(named & wanted) for named in index.chunk_years()], dtype=bool)
 
 
 def candidate_mask(index: BulletinIndex, filters: Filters | None, years: list[str]) -> np.ndarray | None:

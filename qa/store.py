@@ -33,7 +33,7 @@ from qa import __version__
 from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
 from qa.embed import Embedder
 from qa.errors import IndexMismatchError, IndexMissingError, InputFileError
-from qa.parse import PARSER_VERSION, Article, Bulletin, Item, Paragraph, parse_bulletin
+from qa.parse import PARSER_VERSION, YEAR_RE, Article, Bulletin, Item, Paragraph, parse_bulletin, to_int
 from qa.read import SUPPORTED_SUFFIXES, content_hash, read_bulletin_file
 from qa.tokens import TOKENIZER_VERSION, tokenize
 
@@ -124,6 +124,17 @@ class BulletinIndex:
         self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
 
     # ----- reading -----
+    def chunk_years(self) -> list[frozenset[str]]:
+        """Per chunk, the years it speaks about: its period and every 'YYYY年' its text names (cached)."""
+        cached = getattr(self, "_chunk_years", None)
+        if cached is None:
+            cached = []
+            for chunk in self.chunks:
+                named = {str(to_int(m.group(1))) for m in YEAR_RE.finditer(chunk.text)}
+                cached.append(frozenset(named | ({chunk.period} if chunk.period else set())))
+            self._chunk_years = cached
+        return cached
+
     def vectors(self) -> np.ndarray:
         """All vectors, row i for chunk i."""
         if self.dense.ntotal == 0:

@@ -1,0 +1,250 @@
+"""The eval suite: run a Q&A set through the assistant and score retrieval and answers, per method.
+
+A Q&A set is JSON lines: {"id", "question", "expected": [...], "source", "answerable", "computed"?,
+"tags"?, "history"?}. Matching is whitespace-insensitive after NFKC (full-width ％ and digits fold).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.answer import Assistant, check_figures, resolve_follow_up
+from qa.errors import BulletinQAError
+from qa.retrieve import retrieve
+from qa.tokens import normalise
+
+REQUIRED_KEYS = ("id", "question", "expected", "source", "answerable")
+
+
+@dataclass(frozen=True)
+class QAItem:
+    """One question of a Q&A set."""
+
+    id: str
+    question: str
+    expected: tuple[str, ...]
+    source: str
+    answerable: bool
+    computed: bool = False
+    tags: tuple[str, ...] = ()
+    history: tuple[str, ...] = ()
+
+
+@dataclass
+class ItemResult:
+    """What happened to one question under one method."""
+
+    item: QAItem
+    answer: dict
+    source_rank: int | None  # 1-based rank of the first retrieved chunk containing the source
+    answer_ok: bool
+    citation_ok: bool
+    unsupported: list[str]
+    seconds: float
+
+
+@dataclass
+class SetResult:
+    """Metrics for one Q&A set under one retrieval method."""
+
+    name: str
+    method: str
+    results: list[ItemResult] = field(default_factory=list)
+
+    def metrics(self) -> dict:
+        """Retrieval and answer metrics as a flat dict of numbers."""
+        answerable = [r for r in self.results if r.item.answerable]
+        unanswerable = [r for r in self.results if not r.item.answerable]
+        with_source = [r for r in answerable if r.item.source]
+        abstained = [r for r in self.results if r.answer["abstained"]]
+        latencies = sorted(r.seconds for r in self.results)
+
+        def share(part: int, whole: int) -> float | None:
+            return round(part / whole, 4) if whole else None
+
+        return {
+            "questions": len(self.results),
+            "recall@1": share(sum(1 for r in with_source if r.source_rank == 1), len(with_source)),
+            "recall@5": share(sum(1 for r in with_source if r.source_rank and r.source_rank <= 5), len(with_source)),
+            "mrr@10": share(sum(1 / r.source_rank for r in with_source if r.source_rank and r.source_rank <= 10) * 1,
+                            len(with_source)),
+            "answer_accuracy": share(sum(r.answer_ok for r in answerable), len(answerable)),
+            "citation_accuracy": share(sum(r.citation_ok for r in with_source), len(with_source)),
+            "abstention_precision": share(sum(1 for r in abstained if not r.item.answerable), len(abstained)),
+            "abstention_recall": share(sum(1 for r in unanswerable if r.answer["abstained"]), len(unanswerable)),
+            "unsupported_figures": sum(len(r.unsupported) for r in self.results),
+            "latency_p50_ms": round(_percentile(latencies, 50) * 1000, 1) if latencies else None,
+            "latency_p95_ms": round(_percentile(latencies, 95) * 1000, 1) if latencies else None,
+        }
+
+    def failures(self) -> list[ItemResult]:
+        """Questions answered wrongly, cited wrongly, or wrongly (not) abstained."""
+        return [r for r in self.results
+                if (r.item.answerable and not (r.answer_ok and (r.citation_ok or not r.item.source)))
+                or (not r.item.answerable and not r.answer["abstained"]) or r.unsupported]
+
+
+def _percentile(sorted_values: list[float], percent: float) -> float:
+    if not sorted_values:
+        return 0.0
+    position = (len(sorted_values) - 1) * percent / 100
+    low = int(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def squash(text: str) -> str:
+    """Text for comparison: NFKC, lower case, no whitespace at all."""
+    return re.sub(r"\s+", "", normalise(text or ""))
+
+
+def expected_found(expected: str, answer_text: str) -> bool:
+    """True when one of the '|' alternatives of an expected entry appears in the answer."""
+    squashed = squash(answer_text)
+    return any(squash(alternative) in squashed for alternative in expected.split("|") if alternative)
+
+
+def load_qa_set(path: Path) -> list[QAItem]:
+    """Read and validate a Q&A set.
+
+    Raises:
+        BulletinQAError: a line is not JSON or lacks a required key; the message names file and line.
+    """
+    items = []
+    seen: set[str] = set()
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise BulletinQAError(f"{path}:{number}: not JSON ({error.msg})") from None
+        missing = [key for key in REQUIRED_KEYS if key not in data]
+        if missing:
+            raise BulletinQAError(f"{path}:{number}: missing {', '.join(missing)}")
+        if data["id"] in seen:
+            raise BulletinQAError(f"{path}:{number}: duplicate id {data['id']!r}")
+        seen.add(data["id"])
+        items.append(QAItem(str(data["id"]), data["question"], tuple(data["expected"]), data["source"] or "",
+                            bool(data["answerable"]), bool(data.get("computed", False)),
+                            tuple(data.get("tags", ())), tuple(data.get("history", ()))))
+    return items
+
+
+def evaluate_item(assistant: Assistant, item: QAItem, method: str, depth: int = 10) -> ItemResult:
+    """Ask one question with one retrieval method and score it."""
+    started = time.perf_counter()
+    answer = assistant.ask(item.question, history=list(item.history), method=method)
+    seconds = time.perf_counter() - started
+    effective = resolve_follow_up(item.question.strip(), list(item.history))
+    source_rank = None
+    if item.source:
+        target = squash(item.source)
+        hits = retrieve(assistant.index, assistant.embedder, effective, k=depth, method=method)
+        for rank, hit in enumerate(hits, start=1):
+            if target in squash(hit.chunk.text):
+                source_rank = rank
+                break
+    data = answer.to_json()
+    answer_ok = (not answer.abstained) and all(expected_found(e, answer.answer) for e in item.expected)
+    citation_ok = bool(item.source) and bool(answer.citations) and squash(item.source) in squash(answer.citations[0].quote)
+    computed = re.findall(r"=\s*(\d+(?:\.\d+)?)", answer.answer)
+    unsupported = [] if answer.abstained else check_figures(answer.answer, [c.quote for c in answer.citations], computed)
+    return ItemResult(item, data, source_rank, answer_ok, citation_ok, unsupported, seconds)
+
+
+def evaluate_set(assistant: Assistant, path: Path, methods: tuple[str, ...] = ("hybrid", "bm25", "dense"),
+                 progress: bool = True) -> list[SetResult]:
+    """Run every question of a set under each method; the first method is the product's, the rest baselines."""
+    items = load_qa_set(path)
+    results = []
+    for method in methods:
+        outcome = SetResult(Path(path).stem, method)
+        iterator = items
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(items, desc=f"{Path(path).stem} · {method}", unit="q")
+        for item in iterator:
+            outcome.results.append(evaluate_item(assistant, item, method))
+        results.append(outcome)
+    return results
+
+
+METRIC_ORDER = ("questions", "recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy",
+                "abstention_precision", "abstention_recall", "unsupported_figures", "latency_p50_ms", "latency_p95_ms")
+
+
+def metrics_table(results: list[SetResult]) -> str:
+    """A Markdown table: one row per set and method, one column per metric."""
+    header = "| set | method | " + " | ".join(METRIC_ORDER) + " |"
+    rule = "|" + "---|" * (len(METRIC_ORDER) + 2)
+    rows = [header, rule]
+    for result in results:
+        metrics = result.metrics()
+        cells = ["–" if metrics[key] is None else str(metrics[key]) for key in METRIC_ORDER]
+        rows.append(f"| {result.name} | {result.method} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def write_report(results: list[SetResult], folder: Path) -> Path:
+    """Write report.md (tables, every failure with expected vs returned) and PNG charts into folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    charts = _charts(results, folder)
+    lines = ["# Bulletin QA evaluation", "", time.strftime("Run at %Y-%m-%d %H:%M:%S"), "", "## Metrics", "",
+             metrics_table(results), ""]
+    for chart in charts:
+        lines += [f"![{chart.stem}]({chart.name})", ""]
+    for result in results:
+        failures = result.failures()
+        lines += [f"## Failures · {result.name} · {result.method} ({len(failures)})", ""]
+        for failure in failures:
+            item = failure.item
+            got = failure.answer
+            quote = got["citations"][0]["quote"] if got["citations"] else "—"
+            lines += [
+                f"- **{item.id}** {item.question}" + (f" (after: {' / '.join(item.history)})" if item.history else ""),
+                f"  - expected: {'; '.join(item.expected) or '(abstain)'} · source: {item.source or '—'}",
+                f"  - got: {'(abstained) ' if got['abstained'] else ''}{got['answer']}",
+                f"  - first quote: {quote[:160]}",
+                f"  - source rank: {failure.source_rank or 'not in top 10'}"
+                + (f" · unsupported numbers: {', '.join(failure.unsupported)}" if failure.unsupported else ""),
+            ]
+        lines.append("")
+    report = folder / "report.md"
+    report.write_text("\n".join(lines), encoding="utf-8")
+    return report
+
+
+def _charts(results: list[SetResult], folder: Path) -> list[Path]:
+    """Bar charts of the main metrics by method, one PNG per set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = ("recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "abstention_recall")
+    written = []
+    for name in dict.fromkeys(result.name for result in results):
+        subset = [result for result in results if result.name == name]
+        figure, axes = plt.subplots(figsize=(9, 4))
+        width = 0.8 / len(subset)
+        for offset, result in enumerate(subset):
+            metrics = result.metrics()
+            values = [metrics[key] or 0 for key in keys]
+            positions = [i + offset * width for i in range(len(keys))]
+            axes.bar(positions, values, width, label=result.method)
+        axes.set_xticks([i + width * (len(subset) - 1) / 2 for i in range(len(keys))], keys, rotation=15)
+        axes.set_ylim(0, 1.05)
+        axes.set_title(f"{name}: metrics by retrieval method")
+        axes.legend()
+        figure.tight_layout()
+        path = folder / f"metrics-{name}.png"
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        written.append(path)
+    return written
