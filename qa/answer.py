@@ -29,7 +29,7 @@ SENTENCE_RE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’」』）)]*|$
 CLAUSE_SPLIT_RE = re.compile(r"(?<=[，；：,;:\n])")
 NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")  # used on NFKC-normalised text
 FIGURE_RE = re.compile(
-    r"(?P<num>\d+(?:[.．]\d+)?)\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
+    r"(?<![A-Za-z])(?P<num>\d+(?:[.．]\d+)?)\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
     r"(?P<unit>[%％]|个百分点|人次|万人次|户次|元|人|个|家|支|件|条|场|项|名|块|次|所|座|公里|千米|米|亩|吨|斤|年|天|月|倍|处|份|套|批|期|类|辆|台|张|本|篇|场次|周年|周岁|岁|余)?"
 )
 DATE_TEXT_RE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月(\s*\d{1,2}\s*日)?")
@@ -49,7 +49,7 @@ WHO_CUES = re.compile(r"谁|哪位|什么人|姓名|名字")
 WHAT_CUES = re.compile(r"哪个|哪些|哪家|什么|名称|叫|哪一个|如何|怎样|怎么")
 NAME_RE = re.compile(r"[“\"《]([^”\"》]{1,30})[”\"》]")
 TARGET_CUES = re.compile(r"目标|预期|计划|拟|安排|打算")
-TARGET_TEXT_RE = re.compile(r"左右|以上|以内|预期目标|主要目标|控制在|拟按|力争|预期|计划")
+TARGET_TEXT_RE = re.compile(r"左右|以上|以内|目标|控制在|拟按|力争|预期|计划")
 PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,3}(?:区|县|市|镇|乡)(?=的|有|在|是|共|[，,？?]|$)")
 NOT_PLACES = ("社区", "园区", "小区", "城区", "辖区", "景区", "校区", "片区", "全区", "本区", "郊区", "新区", "全市",
               "本市", "全县", "本县", "城市", "城镇", "乡镇", "全镇")
@@ -60,7 +60,7 @@ FROM_TO_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])[^，。；\d]{0,
 MEASURE_AFTER_QUESTION = re.compile(r"(?:多少|几)(万|亿)?(个|家|人次|人|支|件|条|场|项|名|块|次|所|座|元|亩|吨|斤|天|倍|处|份|套|批|辆|台|张|本|篇|期)")
 
 # A clause must cover this share of the question's content (IDF-weighted) to answer; below it we abstain.
-ANSWER_THRESHOLD = 0.55
+ANSWER_THRESHOLD = 0.45
 
 
 @dataclass(frozen=True)
@@ -314,7 +314,9 @@ class Reader:
         if not question.tokens:
             return 0.0
         present = set(tokenize(text))
-        weights = {token: self.idf(token) for token in set(question.tokens)}
+        # A single character says less than a two-character word: weigh unigrams down.
+        weights = {token: self.idf(token) * (0.4 if len(token) == 1 and not token.isdigit() else 1.0)
+                   for token in set(question.tokens)}
         total = sum(weights.values())
         return sum(weight for token, weight in weights.items() if token in present) / total if total else 0.0
 
@@ -369,7 +371,7 @@ class Reader:
                 seen.add((chunk.file, s_start))
                 sentence = text[s_start:s_end]
                 sentence_score = self.coverage(question, _with_context(chunk, sentence))
-                clauses = clause_spans(text, s_start, s_end)
+                clauses = clause_spans(text, s_start, s_end) if chunk.kind == "body" else [(s_start, s_end)]
                 for position, (c_start, c_end) in enumerate(clauses):
                     clause = text[c_start:c_end]
                     window_start = clauses[max(position - 1, 0)][0]
@@ -400,7 +402,8 @@ class Reader:
                     if question.kind == "figure":
                         if not figures and not CN_FIGURE_RE.search(clause):
                             continue
-                        score += self._figure_fit(question, clause, window, figures, sentence)
+                        preamble = text[max(s_start - 30, 0):s_start] + sentence[:16]
+                        score += self._figure_fit(question, clause, window, figures, preamble)
                     found.append({"score": score, "chunk": chunk, "bulletin": bulletin,
                                   "sentence": (s_start, s_end), "clause": (c_start, c_end),
                                   "clauses": clauses, "position": position, "figures": figures})
@@ -408,7 +411,7 @@ class Reader:
         return found
 
     @staticmethod
-    def _figure_fit(question: Question, clause: str, window: str, figures: list, sentence: str) -> float:
+    def _figure_fit(question: Question, clause: str, window: str, figures: list, preamble: str) -> float:
         """Bonus or penalty for how well a clause's figures fit what the question asks."""
         adjustment = 0.0
         units = [unit for *_, unit in figures if unit]
@@ -424,17 +427,17 @@ class Reader:
         counted = _named_in(question.counted, window)
         if counted is False:
             adjustment -= 0.25  # the thing counted (经费, 参赛) must be named where the figure is
+        elif counted and not any(_named_in(question.counted, noun) for noun in _figure_nouns(clause, figures)):
+            adjustment -= 0.3  # named, but the figure counts something else: "充电桩等建议 69 条"
         predicate = _named_in(question.predicate, clause)
         if predicate:
             adjustment += 0.15  # "办结了几条" → the clause that says 办结
-        elif predicate is False:
-            adjustment -= 0.1
         if question.years:
-            target_like = bool(TARGET_TEXT_RE.search(clause)) or bool(TARGET_TEXT_RE.search(sentence[:12]))
-            if question.wants_target and not target_like:
-                adjustment -= 0.2
-            elif not question.wants_target and target_like:
-                adjustment -= 0.3  # "2009年增长了多少" wants the outcome, not the plan "8%左右"
+            # A plan is marked at the figure (5%左右, 1200万人以上) or where its list is introduced (主要预期目标是：).
+            target_like = bool(TARGET_TEXT_RE.search(clause)) or bool(TARGET_TEXT_RE.search(preamble))
+            if question.wants_target != target_like:
+                # "2009年增长了多少" wants the outcome, never the plan "8%左右"; a target question never the outcome.
+                adjustment -= 1.0
         return adjustment
 
     def _sentences_of(self, bulletin: Bulletin, chunk: Chunk) -> list[tuple[int, int]]:
@@ -615,6 +618,7 @@ class Assistant:
             if staged:
                 index, update = update_index(self.corpus_dir, self.index_dir, self.embedder, progress=progress)
                 update.files_refused = {**refused, **update.files_refused}
+                update.saved_as = staged
                 report = update
                 self._reader = Reader(index, self.embedder, self._reranker)
                 self.last_update = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -633,6 +637,20 @@ class Assistant:
             "model": index.model.get("name"),
             "last_update": self.last_update,
         }
+
+
+def _figure_nouns(clause: str, figures: list) -> list[str]:
+    """The words a figure counts: the noun just before it ('等问题80余项' → 问题) and just after its unit
+    ('291个小区' → 小区)."""
+    nouns = []
+    for start, end, *_ in figures:
+        before = re.search(r"([\u4e00-\u9fff“”]{1,8})\s*$", clause[:start])
+        if before:
+            nouns.append(re.split(r"等|达|共|了|的|为|有|至|到|和|、|及", before.group(1))[-1])
+        after = re.match(r"\s*([\u4e00-\u9fff“”]{1,8})", clause[end:])
+        if after:
+            nouns.append(after.group(1))
+    return [noun for noun in nouns if noun]
 
 
 def _plain(value: float) -> str:

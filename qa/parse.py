@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import yaml
 
-PARSER_VERSION = 2
+PARSER_VERSION = 3
 
 CN_DIGITS = "一二三四五六七八九十"
 FULLWIDTH_TABLE = str.maketrans("０１２３４５６７８９", "0123456789")
@@ -38,7 +38,7 @@ FOOTER_RE = re.compile(r"^(本期送|本期发|送[：:]|发[：:]|抄送|抄报
 SERIES_HINT_RE = re.compile(r"(信息|简报|快报|动态|通讯|专报|要情|工作报告|通报|周报|月报)$")
 PUBLISHER_HINT_RE = re.compile(r"(办公室|办公厅|委员会|人民政府|政府|委|局|部|厅|中心|处)$")
 RULE_RE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
-BOLD_RE = re.compile(r"\*\*|__")
+BOLD_RE = re.compile(r"\*\*")  # markdown bold; "__" is left alone, it may be real text (window.__x)
 HEADING_MARK_RE = re.compile(r"^\s*#{1,6}\s*")
 
 PAST_YEAR_CUES = ("过去一年", "一年来", "去年", "上年", "上一年")

@@ -50,6 +50,7 @@ class UpdateReport:
     files_removed: list[str] = field(default_factory=list)
     files_unchanged: list[str] = field(default_factory=list)
     files_refused: dict[str, str] = field(default_factory=dict)  # file → reason
+    saved_as: dict[str, str] = field(default_factory=dict)  # uploaded name → name in the corpus folder
     warnings: list[str] = field(default_factory=list)
     chunks_embedded: int = 0
     chunks_total: int = 0
@@ -133,6 +134,13 @@ class BulletinIndex:
                 named = {str(to_int(m.group(1))) for m in YEAR_RE.finditer(chunk.text)}
                 cached.append(frozenset(named | ({chunk.period} if chunk.period else set())))
             self._chunk_years = cached
+        return cached
+
+    def vector_matrix(self) -> np.ndarray:
+        """All vectors as one cached matrix (for filtered searches over a subset of rows)."""
+        cached = getattr(self, "_vector_matrix", None)
+        if cached is None:
+            cached = self._vector_matrix = self.vectors()
         return cached
 
     def vectors(self) -> np.ndarray:

@@ -31,17 +31,17 @@ def sanitise_name(name: str) -> str:
     return f"{stem}.{suffix}" if suffix else stem
 
 
-def stage_uploads(paths: list[Path], corpus_dir: Path, index) -> tuple[dict[str, str], list[Path]]:
+def stage_uploads(paths: list[Path], corpus_dir: Path, index) -> tuple[dict[str, str], dict[str, str]]:
     """Check each uploaded file and copy the good ones into corpus_dir.
 
     A file is refused (with a reason) when its type is not supported, it cannot be read or decoded,
     it is empty or too large, or its text is already in the index or in this upload under another name.
 
     Returns:
-        Refused files (original name → reason) and the paths written into corpus_dir.
+        Refused files (original name → reason) and saved files (original name → name in corpus_dir).
     """
     refused: dict[str, str] = {}
-    staged: list[Path] = []
+    staged: dict[str, str] = {}
     if len(paths) > MAX_UPLOAD_FILES:
         for path in paths:
             refused[Path(path).name] = f"too many files in one upload ({len(paths)}); add at most {MAX_UPLOAD_FILES} at a time"
@@ -69,7 +69,7 @@ def stage_uploads(paths: list[Path], corpus_dir: Path, index) -> tuple[dict[str,
         shutil.copyfile(path, temp)
         os.replace(temp, target)  # a crash never leaves half a file under a real name
         known[digest] = target.name
-        staged.append(target)
+        staged[original] = target.name
     return refused, staged
 
 

@@ -1,0 +1,405 @@
+"""Bulletin QA chat: a Gradio UI over the `qa` library — cited answers, sources, filters, adding bulletins.
+
+The UI only wires widgets to `qa.answer.Assistant` (ask, add_files, status); it holds no retrieval, parsing
+or answering logic. Everything taken from a bulletin or typed by a user is escaped before it reaches a
+Markdown or HTML component, so text such as `<script>` is shown, never run.
+"""
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qa.answer import Answer, Assistant, Citation, Filters
+from qa.chunk import format_issue, shorten
+from qa.errors import BulletinQAError
+from qa.read import MAX_FILE_BYTES, SUPPORTED_SUFFIXES
+from qa.settings import default_for, help_for, resolve_path
+from qa.upload import MAX_UPLOAD_FILES
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+EPILOG = """\
+example:
+  python app.py --port 7860 --corpus corpus --index index
+  BULLETIN_QA_USERNAME=office BULLETIN_QA_PASSWORD=secret python app.py --host 0.0.0.0
+
+Every option has an environment twin, e.g. BULLETIN_QA_PORT=8080. Login is required when both
+BULLETIN_QA_USERNAME and BULLETIN_QA_PASSWORD are set.
+"""
+
+EXAMPLES = [
+    "全区社会工作者持证人数是多少？",
+    "社会组织党组织覆盖率是多少？",
+    "哪个合唱团代表我省参加了全国合唱展演？",
+    "全区建成多少个充电桩？",
+]
+RELATED_HEADING = "相关内容（不是答案）"
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+STREAM_STEPS = 6  # the answer text appears in this many steps before the quotes and citations
+STREAM_PAUSE = 0.03  # seconds between steps
+WORKING = "正在查找… ▍"  # shown while the answer is being looked up; ▍ marks a message still streaming
+
+# Characters that HTML or Markdown (incl. GFM tables and autolinks, LaTeX, templates) would interpret anywhere in a
+# line; each becomes a numeric character reference, which Markdown and HTML both render as the literal character.
+_ALWAYS = {ord(c): f"&#{ord(c)};" for c in "&<>\"'`\\*_[]{}()#!|~$:@"}
+# Characters that only matter at the start of a line (lists, headings, rules, code indents) or inside a domain.
+_LINE_START = re.compile(r"^([ \t]*)(?:([-+=>])|(\d+)\.(?=\s|$))", re.MULTILINE)
+_LEADING_SPACE = re.compile(r"^[ \t]+", re.MULTILINE)
+_DOMAIN_DOT = re.compile(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z])")
+
+CSS = """
+.cite-chip { display: inline-block; font-size: 0.85em; padding: 1px 8px; border-radius: 999px;
+  background: var(--color-accent-soft); border: 1px solid var(--border-color-accent); }
+.abstain { color: var(--body-text-color-subdued); font-style: italic; }
+.abstain-mark { font-weight: 600; color: #b45309; }
+#sources mark { background: #fde68a; color: inherit; padding: 0 1px; }
+#sources .source { margin-bottom: 0.9em; line-height: 1.7; }
+#sources .label { font-size: 0.85em; color: var(--body-text-color-subdued); }
+#sources .not-answer { color: #b45309; font-weight: 600; }
+#upload-message .error { color: #b91c1c; }
+"""
+
+
+# ----- escaping -----
+def esc(text: object) -> str:
+    """Text made inert for both Markdown and HTML components: shown literally, never interpreted."""
+    text = str(text).translate(_ALWAYS)
+    text = _LINE_START.sub(lambda m: m.group(1) + (f"&#{ord(m.group(2))};" if m.group(2)
+                                                   else m.group(3) + "&#46;"), text)
+    text = _LEADING_SPACE.sub(lambda m: "&#32;" * len(m.group()), text)
+    return _DOMAIN_DOT.sub("&#46;", text)
+
+
+def esc_lines(text: str) -> str:
+    """Escaped text with line breaks kept as <br>."""
+    return "<br>".join(esc(line) for line in text.splitlines() or [""])
+
+
+# ----- rendering one answer -----
+def chip(citation: Citation) -> str:
+    """A short citation chip: series · 第N期 · date · section."""
+    parts = [citation.series, format_issue(citation.issue), citation.date,
+             shorten(citation.section.rstrip("。"), 14) if citation.section else None]
+    return f'<span class="cite-chip">{esc(" · ".join(p for p in parts if p))}</span>'
+
+
+def emphasise(answer: Answer) -> str:
+    """The answer text, escaped, with each figure it shows in bold."""
+    text, spans = answer.answer, []
+    for figure in answer.figures:
+        at = text.find(figure.text)
+        while at != -1 and any(s < at + len(figure.text) and at < e for s, e in spans):
+            at = text.find(figure.text, at + 1)
+        if at != -1:
+            spans.append((at, at + len(figure.text)))
+    pieces, position = [], 0
+    for start, end in sorted(spans):
+        pieces.append(esc(text[position:start]) + f"<strong>{esc(text[start:end])}</strong>")
+        position = end
+    return "".join(pieces) + esc(text[position:])
+
+
+def render_answer(answer: Answer) -> str:
+    """The chat message for a finished answer: the answer, each quote with its chip; or an abstention."""
+    if answer.abstained:
+        mark = '<span class="abstain-mark">未找到答案</span>'
+        lines = [f'{mark} <span class="abstain">{esc(answer.answer)}</span>']
+        if answer.related:
+            lines += ["", f"<strong>{esc(RELATED_HEADING)}</strong>", ""]
+            lines += [f"- “{esc(shorten_quote(c.quote))}” {chip(c)}" for c in answer.related]
+        return "\n".join(lines)
+    lines = [emphasise(answer)]
+    if answer.effective_question:
+        lines.append(f'<span class="abstain">（理解为：{esc(answer.effective_question)}）</span>')
+    for citation in answer.citations:
+        quote = esc(citation.quote).replace("\n", "\n> ")
+        lines += ["", f"> “{quote}”", ">", f"> {chip(citation)}"]
+    return "\n".join(lines)
+
+
+def shorten_quote(text: str, limit: int = 80) -> str:
+    """A related passage cut to a readable length."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def partial_answer(answer: Answer, step: int) -> str:
+    """The first step/STREAM_STEPS of the answer text, escaped (what the stream shows so far)."""
+    size = max(1, len(answer.answer) * step // STREAM_STEPS)
+    return f"{esc(answer.answer[:size])} ▍"
+
+
+# ----- the sources panel -----
+def paragraph_html(bulletin, start: int, end: int) -> str:
+    """The paragraph(s) a quote sits in, escaped, with the quoted part highlighted."""
+    text = bulletin.clean_text
+    blocks = []
+    for paragraph in bulletin.paragraphs:
+        if paragraph.end <= start or paragraph.start >= end:
+            continue
+        lo, hi = max(start, paragraph.start), min(end, paragraph.end)
+        blocks.append(f"<p>{esc_lines(text[paragraph.start:lo])}<mark>{esc_lines(text[lo:hi])}</mark>"
+                      f"{esc_lines(text[hi:paragraph.end])}</p>")
+    return "".join(blocks) or f"<p><mark>{esc_lines(text[start:end])}</mark></p>"
+
+
+def source_html(assistant: Assistant, citation: Citation) -> str:
+    """One citation in the sources panel: where it sits, then its full paragraph with the quote marked."""
+    bulletin = assistant.index.bulletins.get(citation.file)
+    body = (paragraph_html(bulletin, citation.start, citation.end) if bulletin is not None
+            else f"<p><mark>{esc_lines(citation.quote)}</mark></p>")
+    return (f'<div class="source"><div class="label">{esc(citation.label)}'
+            f'（文件：{esc(citation.file)}）</div>{body}</div>')
+
+
+def sources_html(assistant: Assistant, answer: Answer) -> str:
+    """The sources panel for one answer (related passages are labelled as not being an answer)."""
+    head = f"<p><strong>问题：</strong>{esc(answer.question)}</p>"
+    if answer.citations:
+        return head + "".join(source_html(assistant, c) for c in answer.citations)
+    if answer.related:
+        note = f'<p class="not-answer">{esc(RELATED_HEADING)}</p>'
+        return head + note + "".join(source_html(assistant, c) for c in answer.related)
+    return head + "<p>（没有出处）</p>"
+
+
+STATUS_LOADING = "正在读取索引状态…"  # until the page's load event fills in the live status
+EMPTY_SOURCES = "<p>提问后，这里显示答案出处的完整段落，引用的句子会高亮。</p>"
+
+
+# ----- status and uploads -----
+def status_html(assistant: Assistant) -> str:
+    """One status line: issues per series, files, chunks, model, last update."""
+    status = assistant.status()
+    series = "；".join(f"《{name}》第 {'、'.join(issues)} 期" for name, issues in status["issues"].items())
+    parts = [f"已收录 {series or '（暂无公报）'}", f"{status['files']} 个文件", f"{status['chunks']} 段",
+             f"模型 {status['model']}", f"最近更新 {status['last_update'] or '—'}"]
+    return f"<p>{esc(' · '.join(parts))}</p>"
+
+
+def series_choices(assistant: Assistant) -> list[tuple[str, str]]:
+    """Dropdown choices: every series in the index, plus 'all'."""
+    return [("全部", "")] + [(name, name) for name in sorted(assistant.status()["issues"])]
+
+
+def describe_file(assistant: Assistant, name: str) -> str:
+    """'「name」：《series》第 N 期（date）' for a file in the index."""
+    bulletin = assistant.index.bulletins.get(name)
+    if bulletin is None:
+        return f"「{esc(name)}」"
+    issue = format_issue(bulletin.issue) + (f"（{bulletin.date}）" if bulletin.date else "")
+    return f"「{esc(name)}」：{esc(f'《{bulletin.series}》{issue}')}"
+
+
+def upload_message(assistant: Assistant, report) -> str:
+    """What an upload did, one sentence per file; refusals name the file and the reason."""
+    lines = [f"已添加{describe_file(assistant, name)}。" for name in report.files_added]
+    lines += [f"已更新{describe_file(assistant, name)}。" for name in report.files_changed]
+    lines += [f'<span class="error">未添加「{esc(name)}」：{esc(reason)}</span>'
+              for name, reason in report.files_refused.items()]
+    if report.files_added or report.files_changed:
+        lines.append(esc(f"索引已更新：新嵌入 {report.chunks_embedded} 段，共 {report.chunks_total} 段。"))
+    else:
+        lines.append("索引保持不变。")
+    return "<br>".join(lines)
+
+
+def check_upload(paths: list[Path]) -> str | None:
+    """The message refusing a whole upload before it reaches the library (nothing chosen, too many files)."""
+    if not paths:
+        return "请先选择要添加的公报文件。"
+    if len(paths) > MAX_UPLOAD_FILES:
+        reason = f"一次最多添加 {MAX_UPLOAD_FILES} 个文件（这次选了 {len(paths)} 个），请分批添加。"
+        refused = [f'<span class="error">未添加「{esc(p.name)}」：{esc(reason)}</span>' for p in paths]
+        return "<br>".join(refused + ["索引保持不变。"])
+    return None
+
+
+# ----- filters -----
+def make_filters(series: str | None, issue: str | None, date_from: str | None, date_to: str | None,
+                 department: str | None) -> Filters:
+    """Filters from the widgets' values (blank means no filter); raises ValueError on a malformed date."""
+    for value in (date_from, date_to):
+        if value and value.strip() and not DATE_RE.match(value.strip()):
+            raise ValueError(f"日期“{value.strip()}”格式不对，请写成 YYYY-MM-DD，例如 2026-02-12。")
+    clean = [(v or "").strip() or None for v in (series, issue, date_from, date_to, department)]
+    return Filters(*clean)
+
+
+# ----- the app -----
+def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
+    """The chat as a Gradio Blocks app over one Assistant (launch it with `launch_app`)."""
+    gr = import_gradio()
+
+    def ask_api(question: str, history: list[str] | None = None, series: str = "", issue: str = "",
+                date_from: str = "", date_to: str = "", department: str = "") -> dict:
+        """Answer a question; returns exactly the JSON object `bulletin-qa ask --json` prints."""
+        try:
+            filters = make_filters(series, issue, date_from, date_to, department)
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
+        return assistant.ask(question, history=[str(h) for h in history or []], filters=filters, k=k).to_json()
+
+    def respond(question, messages, questions, sources, series, issue, date_from, date_to, department):
+        """Chat turn: show the question at once, stream the answer, then its quotes, citations and sources."""
+        question = (question or "").strip()
+        if not question:
+            yield gr.skip(), messages, messages, questions, sources, gr.skip()
+            return
+        messages = messages + [{"role": "user", "content": esc_lines(question)}]
+        # Clear the box only now: later yields skip it, so typing the next question while this one streams is kept.
+        yield "", messages + [{"role": "assistant", "content": WORKING}], messages, questions, sources, gr.skip()
+        try:
+            filters = make_filters(series, issue, date_from, date_to, department)
+            answer = assistant.ask(question, history=list(questions), filters=filters, k=k)
+        except (ValueError, BulletinQAError) as error:
+            messages = messages + [{"role": "assistant", "content": esc(f"出错了：{error}")}]
+            yield gr.skip(), messages, messages, questions, sources + [None, None], gr.skip()
+            return
+        for step in range(1, STREAM_STEPS):
+            shown = messages + [{"role": "assistant", "content": partial_answer(answer, step)}]
+            yield gr.skip(), shown, messages, questions, sources, gr.skip()
+            time.sleep(STREAM_PAUSE)
+        panel = sources_html(assistant, answer)
+        messages = messages + [{"role": "assistant", "content": render_answer(answer)}]
+        yield gr.skip(), messages, messages, questions + [question], sources + [None, panel], panel
+
+    def select_message(sources, event: gr.SelectData):
+        """Clicking an answer shows its sources."""
+        index = event.index if isinstance(event.index, int) else event.index[0]
+        panel = sources[index] if 0 <= index < len(sources) else None
+        return panel if panel else gr.skip()
+
+    def refresh():
+        """On page load: the current status and series (the index may have grown since the app was built)."""
+        return status_html(assistant), gr.Dropdown(choices=series_choices(assistant))
+
+    def clear():
+        """Forget the conversation."""
+        return [], [], [], [], EMPTY_SOURCES
+
+    def add_bulletins(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (how gradio injects progress)
+        """Add uploaded bulletins through the library; report each file; refresh status and series."""
+        paths = [Path(f) for f in files or []]
+        refusal = check_upload(paths)
+        if refusal:
+            return refusal, status_html(assistant), gr.skip(), None
+        progress(0, desc="正在检查文件并更新索引…")
+        report = assistant.add_files(paths, progress=True)
+        progress(1, desc="完成")
+        return (upload_message(assistant, report), status_html(assistant),
+                gr.Dropdown(choices=series_choices(assistant)), None)
+
+    with gr.Blocks(title="公报问答 Bulletin QA") as demo:
+        messages = gr.State([])  # what the chat shows, as {"role", "content"} dicts (already escaped)
+        questions = gr.State([])  # earlier user questions, raw: the history for follow-ups
+        sources = gr.State([])  # per chat message: its sources panel (None for questions)
+        gr.Markdown("## 公报问答\n只从已收录的公报中摘录原文作答，每个答案都附引文和出处；找不到就直说。")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="对话", elem_id="chat", height=520, render_markdown=True,
+                                     sanitize_html=True, allow_tags=False, latex_delimiters=[],
+                                     buttons=[], feedback_options=None, layout="bubble",
+                                     placeholder="请提问。答案只摘自已收录的公报原文，并附出处。")
+                with gr.Row():
+                    question = gr.Textbox(placeholder="输入问题，例如：全区社会工作者持证人数是多少？",
+                                          show_label=False, elem_id="question", scale=5, max_length=500,
+                                          submit_btn=False)
+                    send = gr.Button("提问", variant="primary", elem_id="send", scale=1)
+                gr.Examples(EXAMPLES, inputs=[question], label="示例问题")
+                reset = gr.Button("清空对话", size="sm", elem_id="clear")
+            with gr.Column(scale=2):
+                gr.Markdown("### 出处")
+                panel = gr.HTML(EMPTY_SOURCES, elem_id="sources", js_on_load=None, container=True,
+                                padding=True, max_height=640)
+                with gr.Accordion("筛选", open=False):
+                    series = gr.Dropdown(series_choices(assistant), value="", label="系列", elem_id="series")
+                    issue = gr.Textbox(label="期号", placeholder="例如 8", elem_id="issue")
+                    with gr.Row():
+                        date_from = gr.Textbox(label="起始日期", placeholder="YYYY-MM-DD", elem_id="date-from")
+                        date_to = gr.Textbox(label="截止日期", placeholder="YYYY-MM-DD", elem_id="date-to")
+                    department = gr.Textbox(label="部门", placeholder="例如 区委社工部", elem_id="department")
+                with gr.Accordion("添加公报 / Add bulletin", open=True):
+                    files = gr.File(label=f"公报文件（{'、'.join(s[1:] for s in SUPPORTED_SUFFIXES)}；"
+                                          f"一次最多 {MAX_UPLOAD_FILES} 个）",
+                                    file_count="multiple", type="filepath", elem_id="upload", height=140)
+                    add = gr.Button("添加到索引", elem_id="add")
+                    upload_result = gr.HTML("", elem_id="upload-message", js_on_load=None)
+                status = gr.HTML(f"<p>{STATUS_LOADING}</p>", elem_id="status", js_on_load=None)
+
+        ask_inputs = [question, messages, questions, sources, series, issue, date_from, date_to, department]
+        ask_outputs = [question, chatbot, messages, questions, sources, panel]
+        for trigger in (question.submit, send.click):
+            trigger(respond, ask_inputs, ask_outputs, api_visibility="private", concurrency_limit=4)
+        chatbot.select(select_message, [sources], [panel], api_visibility="private")
+        reset.click(clear, None, [chatbot, messages, questions, sources, panel], api_visibility="private")
+        add.click(add_bulletins, [files], [upload_result, status, series, files], api_visibility="private")
+        demo.load(refresh, None, [status, series], api_visibility="private")
+        gr.api(ask_api, api_name="ask", concurrency_limit=4)
+    return demo
+
+
+def import_gradio():
+    """Gradio, imported on first use (so `--help` is instant) with its usage analytics off."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home from a government intranet
+    import gradio
+
+    return gradio
+
+
+def auth_from_env() -> tuple[str, str] | None:
+    """(username, password) when both BULLETIN_QA_USERNAME and BULLETIN_QA_PASSWORD are set."""
+    username, password = os.environ.get("BULLETIN_QA_USERNAME"), os.environ.get("BULLETIN_QA_PASSWORD")
+    return (username, password) if username and password else None
+
+
+def launch_app(demo: "gr.Blocks", host: str = "127.0.0.1", port: int = 7860, auth=None,
+               block: bool = True) -> str:
+    """Start the server (uploads capped at the library's file size; no extra paths served); returns the URL."""
+    demo.queue(default_concurrency_limit=1)
+    _, url, _ = demo.launch(server_name=host, server_port=port, auth=auth, max_file_size=MAX_FILE_BYTES,
+                            prevent_thread_lock=True, css=CSS, ssr_mode=False, quiet=True)
+    if block:
+        print(f"Bulletin QA chat: {url}", flush=True)
+        demo.block_thread()
+    return url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line flags (each with its BULLETIN_QA_* environment twin)."""
+    parser = argparse.ArgumentParser(
+        prog="python app.py", description="Chat with the bulletins: cited, verbatim answers in the browser.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default=default_for("host"), help=help_for("host"))
+    parser.add_argument("--port", type=int, default=default_for("port"), help=help_for("port"))
+    parser.add_argument("--corpus", default=default_for("corpus"), help=help_for("corpus"))
+    parser.add_argument("--index", default=default_for("index"), help=help_for("index"))
+    parser.add_argument("--model", default=default_for("model"), help=help_for("model"))
+    parser.add_argument("-k", type=int, default=default_for("k"), help=help_for("k"))
+    parser.add_argument("--reranker", default=default_for("reranker"), help=help_for("reranker"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open (building or updating) the index from the corpus, then serve the chat."""
+    args = build_parser().parse_args(argv)
+    corpus = resolve_path(args.corpus)
+    try:
+        print(f"Opening {corpus} (index {resolve_path(args.index)}, model {args.model})…", flush=True)
+        assistant = Assistant.open(resolve_path(args.index), model=args.model, reranker=args.reranker,
+                                   corpus_dir=corpus, progress=True)
+        launch_app(build_app(assistant, k=args.k), host=args.host, port=args.port, auth=auth_from_env())
+    except (BulletinQAError, OSError) as error:  # e.g. no corpus folder, index of another model, port taken
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

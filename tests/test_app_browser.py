@@ -1,0 +1,247 @@
+"""The chat in a real browser: `python app.py` as a subprocess, driven with Playwright in headless Chromium.
+
+Needs the Debian `chromium` package (/usr/bin/chromium) and CJK fonts (`fonts-noto-cjk`) for the screenshot.
+Set BULLETIN_QA_UPDATE_SCREENSHOT=1 to refresh docs/screenshot-chat.png from this run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+BULLETIN = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
+SCREENSHOT = ROOT / "docs" / "screenshot-chat.png"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 20_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium "
+                                                     "(apt-get install -y chromium fonts-noto-cjk)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
+
+ISSUE_9 = """# 上街信息
+
+第 9 期
+
+中共上街区委办公室
+
+2026 年 3 月 12 日
+
+## 区民政局推进社区食堂建设 让老年人吃上放心饭
+
+今年以来，区民政局聚焦老年人就餐难题，统筹推进社区食堂建设。全区新建社区食堂 17 个，累计服务老年人 5600 余人次，群众满意度持续提升。（区民政局）
+
+责任编辑：柴亚文
+"""
+
+# The parser drops markdown's `__` bold markers, so the script sets both window.__xss and window.xss.
+HOSTILE_ISSUE = """# 上街信息
+
+第 10 期
+
+中共上街区委办公室
+
+2026 年 4 月 9 日
+
+## 区城管局推进口袋公园建设
+
+今年以来，区城管局持续推进口袋公园建设，全区新建口袋公园 23 个{markup}，方便群众就近休闲。（区城管局）
+
+责任编辑：柴亚文
+""".replace("{markup}", '<script>window.__xss=1;window.xss=1</script><img src=x onerror="window.__xss=2;window.xss=2">')
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float = 90) -> None:
+    """Poll the server until it answers; fail with its log if it exits or never comes up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"app.py did not come up within {seconds} s:\n{log.read_text(errors='replace')}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`python app.py` over a one-bulletin corpus with the fake embedder; yields its URL, always stopped."""
+    root = tmp_path_factory.mktemp("app-browser")
+    corpus, index, log = root / "corpus", root / "index", root / "server.log"
+    corpus.mkdir()
+    shutil.copy(BULLETIN, corpus)
+    port = free_port()
+    env = {**os.environ, "BULLETIN_QA_MODEL": "fake-hash", "PYTHONUNBUFFERED": "1"}
+    for name in ("BULLETIN_QA_USERNAME", "BULLETIN_QA_PASSWORD", "BULLETIN_QA_HOST"):
+        env.pop(name, None)
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--corpus", str(corpus),
+             "--index", str(index)], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            wait_until_up(url, process, log)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium, always closed."""
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(server, browser):
+    """A fresh page on the chat; fails the test on any uncaught page error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(server)
+        page.wait_for_selector("#question textarea")
+        page.wait_for_function("(t => t && !t.includes('正在读取'))(document.querySelector('#status')?.innerText)")
+        yield page
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def ask(page, question: str) -> str:
+    """Ask in the chat, wait for the streamed answer to finish, return the new answer's text."""
+    before = page.locator("#chat [data-testid=bot]").count()
+    page.fill("#question textarea", question)
+    page.press("#question textarea", "Enter")
+    page.wait_for_function(
+        """n => { const bots = document.querySelectorAll('#chat [data-testid=bot]');
+                  return bots.length > n && !bots[bots.length - 1].innerText.includes('▍'); }""", arg=before)
+    return page.locator("#chat [data-testid=bot]").last.inner_text()
+
+
+def upload(page, *paths: Path) -> str:
+    """Choose files, wait until gradio has them, press 添加到索引, return the upload message."""
+    before = page.inner_text("#upload-message")
+    page.set_input_files("#upload input[type=file]", [str(path) for path in paths])
+    for path in paths:
+        page.wait_for_function("name => (document.querySelector('#upload')?.innerText ?? '').includes(name)",
+                               arg=path.stem)
+    page.click("#add")
+    page.wait_for_function("""before => { const text = document.querySelector('#upload-message')?.innerText ?? '';
+                                         return text !== before && /索引(已更新|保持不变)/.test(text); }""",
+                           arg=before)
+    return page.inner_text("#upload-message")
+
+
+def test_answer_shows_figure_quote_citation_and_sources(page, tmp_path):
+    answer = ask(page, "全区社会工作者持证人数是多少？")
+    assert "434" in answer and "上街信息" in answer and "第 8 期" in answer
+    assert page.locator("#chat [data-testid=bot] strong", has_text="434").count() >= 1  # the figure is bold
+    assert "积极动员 735 人报考社会工作者职业资格考试" in answer  # the verbatim quote
+    sources = page.inner_text("#sources")
+    assert "一是建强骨干队伍" in sources and "第 7 段" in sources
+    assert "434" in page.locator("#sources mark").first.inner_text()  # the quoted sentence is highlighted
+    shot = tmp_path / "screenshot-chat.png"
+    page.screenshot(path=str(shot))
+    assert 10_000 < shot.stat().st_size < 400_000
+    if os.environ.get("BULLETIN_QA_UPDATE_SCREENSHOT") == "1":
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copy(shot, SCREENSHOT)
+
+
+def test_follow_up_and_abstention(page):
+    ask(page, "全区社会工作者持证人数是多少？")
+    follow_up = ask(page, "那新市民驿站呢？")
+    assert "42" in follow_up and "新市民驿站" in follow_up
+    abstention = ask(page, "全区建成多少个充电桩？")
+    assert "公报中未找到" in abstention and "相关内容（不是答案）" in abstention
+    assert page.locator("#chat [data-testid=bot] .abstain-mark").count() == 1
+    assert "相关内容（不是答案）" in page.inner_text("#sources")
+
+
+def test_filters_restrict_the_answer(page):
+    page.get_by_text("筛选", exact=True).click()
+    page.fill("#issue textarea", "7")
+    assert "公报中未找到" in ask(page, "全区社会工作者持证人数是多少？")  # there is no issue 7
+    page.fill("#issue textarea", "")
+    page.fill("#date-from textarea", "2026/02/01")
+    assert "YYYY-MM-DD" in ask(page, "全区社会工作者持证人数是多少？")
+    page.fill("#date-from textarea", "2026-02-01")
+    assert "434" in ask(page, "全区社会工作者持证人数是多少？")
+
+
+def test_example_question_fills_the_box(page):
+    page.get_by_text("社会组织党组织覆盖率是多少？", exact=True).first.click()
+    page.wait_for_function("(document.querySelector('#question textarea')?.value ?? '').includes('覆盖率')")
+    page.click("#send")
+    page.wait_for_function("(document.querySelector('#chat')?.innerText ?? '').includes('94%')")
+
+
+def test_uploaded_issue_is_answered(page, tmp_path):
+    issue = tmp_path / "上街信息 第9期.md"
+    issue.write_text(ISSUE_9, encoding="utf-8")
+    message = upload(page, issue)
+    assert "已添加" in message and "第 9 期" in message, message
+    page.wait_for_function(r"/第 8、9(、|\s*期)/.test(document.querySelector('#status')?.innerText ?? '')")
+    answer = ask(page, "全区新建社区食堂多少个？")
+    assert "17" in answer and "第 9 期" in answer
+
+
+def test_bad_files_are_refused_with_their_names(page, tmp_path):
+    status = page.inner_text("#status")
+    empty, program = tmp_path / "empty.txt", tmp_path / "tool.exe"
+    empty.write_bytes(b"")
+    program.write_bytes(b"MZ\x90\x00\x03\x00\x00\x00")
+    message = upload(page, empty, program)
+    assert "未添加「empty.txt」" in message and "empty" in message.split("「empty.txt」")[1]
+    assert "未添加「tool.exe」" in message and "unsupported file type" in message
+    assert "索引保持不变" in message
+    assert page.inner_text("#status") == status
+
+
+def test_bulletin_and_question_markup_never_runs(page, tmp_path):
+    hostile = tmp_path / "koudai-gongyuan.md"
+    hostile.write_text(HOSTILE_ISSUE, encoding="utf-8")
+    assert "已添加" in upload(page, hostile)
+    answer = ask(page, "全区新建口袋公园多少个？")
+    assert "23" in answer and "<script>" in answer  # shown as text, not dropped and not run
+    ask(page, '<img src=x onerror="window.__xss=3;window.xss=3">口袋公园有多少个？')
+    assert "<img src=x onerror=" in page.inner_text("#chat")
+    assert "<script>" in page.inner_text("#sources")
+    assert page.locator("#chat script, #chat img[src=x], #sources script, #sources img").count() == 0
+    assert page.evaluate("[typeof window.__xss, typeof window.xss]") == ["undefined", "undefined"]
