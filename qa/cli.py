@@ -74,7 +74,116 @@ def build_parser() -> argparse.ArgumentParser:
                      help=help_for("corpus") + "; the index is built or updated from it before answering")
     ask.add_argument("--no-update", action="store_true",
                      help="use the index as it is, without checking the corpus folder for new files")
+    evaluate = commands.add_parser(
+        "eval", help="score the assistant on Q&A sets: retrieval and answer metrics, with baselines",
+        description="Run Q&A sets (JSON lines) through the assistant with hybrid retrieval and the BM25-only and "
+                    "dense-only baselines, and print the metrics. --report writes report.md with every failure "
+                    "and PNG charts. --min-METRIC thresholds make the exit code non-zero when not met.",
+        epilog="examples:\n"
+               "  bulletin-qa eval eval/shangjie-08.jsonl --report report/seed\n"
+               "  bulletin-qa import-reports ../shared/data/gov-work-reports/government_work_reports.jsonl gov-corpus\n"
+               "  bulletin-qa eval eval/gov-reports.jsonl --corpus gov-corpus --index gov-index --json\n"
+               "  bulletin-qa eval --cmrc ../shared/data/cmrc2018/cmrc2018_trial.json\n"
+               "  bulletin-qa eval eval/shangjie-08.jsonl --min-answer-accuracy 0.85 --min-recall@5 0.95",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument("files", nargs="*", type=Path, help="Q&A sets (JSON lines)")
+    _add_common(evaluate)
+    evaluate.add_argument("--corpus", default=default_for("corpus"),
+                          help=help_for("corpus") + "; the index is built or updated from it first")
+    evaluate.add_argument("--methods", default="hybrid,bm25,dense",
+                          help="retrieval methods to compare, first is the product's (default: hybrid,bm25,dense)")
+    evaluate.add_argument("--cmrc", type=Path, help="also run the external CMRC 2018 check on this SQuAD-style JSON file")
+    evaluate.add_argument("--cmrc-index", default="index-cmrc",
+                          help="index folder for the CMRC paragraphs (built on first use; default: index-cmrc)")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    evaluate.add_argument("--report", type=Path, help="write report.md and charts into this folder")
+    for metric in ("answer-accuracy", "citation-accuracy", "recall@1", "recall@5", "mrr@10",
+                   "abstention-precision", "abstention-recall"):
+        evaluate.add_argument(f"--min-{metric}", type=float, dest=f"min_{metric.replace('-', '_').replace('@', '_at_')}",
+                              help=f"fail (exit 1) when the first method's {metric} on any set is below this")
+
+    importer = commands.add_parser(
+        "import-reports", help="write the 政府工作报告 JSON-lines archive as one bulletin file per year",
+        description="Turn the 国务院《政府工作报告》 archive (JSON lines: title, content, year) into markdown bulletin "
+                    "files with front matter (series 政府工作报告, issue = year), ready for `bulletin-qa index`.",
+        epilog="example: bulletin-qa import-reports ../shared/data/gov-work-reports/government_work_reports.jsonl gov-corpus",
+    )
+    importer.add_argument("jsonl", type=Path, help="the archive (JSON lines)")
+    importer.add_argument("out", type=Path, help="folder to write the files into")
+    importer.add_argument("--years", help="only these years, comma-separated, e.g. 2023,2024")
     return parser
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run the eval suite and print or write its results."""
+    from qa.answer import Assistant
+    from qa.evaluate import evaluate_cmrc, evaluate_set, metrics_table, write_report
+
+    if not args.files and not args.cmrc:
+        raise BulletinQAError("give at least one Q&A set (e.g. eval/shangjie-08.jsonl) or --cmrc FILE")
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    results = []
+    if args.files:
+        corpus = resolve_path(args.corpus)
+        assistant = Assistant.open(resolve_path(args.index), model=args.model,
+                                   corpus_dir=corpus if corpus.is_dir() else None, progress=not args.json)
+        for path in args.files:
+            results += evaluate_set(assistant, path, methods, progress=not args.json)
+    cmrc = None
+    if args.cmrc:
+        cmrc = evaluate_cmrc(args.cmrc, resolve_path(args.cmrc_index), model=args.model, methods=methods,
+                             progress=not args.json)
+    if args.json:
+        payload = {f"{r.name}/{r.method}": r.metrics() for r in results}
+        if cmrc:
+            payload.update({f"cmrc2018/{method}": values for method, values in cmrc.items()})
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        if results:
+            print(metrics_table(results))
+        if cmrc:
+            print(cmrc_table(cmrc))
+    if args.report:
+        report = write_report(results, args.report, cmrc=cmrc)
+        print(f"report: {report}", file=sys.stderr)
+    failed = check_thresholds(args, results)
+    for line in failed:
+        print(f"error: {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmrc_table(cmrc: dict) -> str:
+    """The CMRC 2018 metrics as a Markdown table."""
+    keys = list(next(iter(cmrc.values())))
+    rows = ["| CMRC 2018 | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 1)]
+    rows += [f"| {method} | " + " | ".join(str(values[key]) for key in keys) + " |" for method, values in cmrc.items()]
+    return "\n".join(rows)
+
+
+def check_thresholds(args: argparse.Namespace, results: list) -> list[str]:
+    """Every --min-… threshold the product's method (the first) misses, as readable lines."""
+    failed = []
+    product = [r for r in results if r.method == results[0].method] if results else []
+    for name, value in vars(args).items():
+        if not name.startswith("min_") or value is None:
+            continue
+        metric = name[4:].replace("_at_", "@")
+        for result in product:
+            got = result.metrics().get(metric)
+            if got is not None and got < value:
+                failed.append(f"{result.name}: {metric} {got} is below --min-{metric.replace('_', '-')} {value}")
+    return failed
+
+
+def cmd_import_reports(args: argparse.Namespace) -> int:
+    """Write the report archive as bulletin files."""
+    from qa.importers import export_gov_reports
+
+    years = [y.strip() for y in args.years.split(",")] if args.years else None
+    written = export_gov_reports(args.jsonl, args.out, years=years)
+    print(f"wrote {len(written)} files into {args.out}")
+    return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -125,7 +234,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "import-reports": cmd_import_reports}
 
 
 def main(argv: list[str] | None = None) -> int:

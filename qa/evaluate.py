@@ -191,12 +191,18 @@ def metrics_table(results: list[SetResult]) -> str:
     return "\n".join(rows)
 
 
-def write_report(results: list[SetResult], folder: Path) -> Path:
+def write_report(results: list[SetResult], folder: Path, cmrc: dict | None = None) -> Path:
     """Write report.md (tables, every failure with expected vs returned) and PNG charts into folder."""
     folder.mkdir(parents=True, exist_ok=True)
-    charts = _charts(results, folder)
+    charts = _charts(results, folder) if results else []
     lines = ["# Bulletin QA evaluation", "", time.strftime("Run at %Y-%m-%d %H:%M:%S"), "", "## Metrics", "",
              metrics_table(results), ""]
+    if cmrc:
+        keys = list(next(iter(cmrc.values())))
+        lines += ["## CMRC 2018 (external check)", "", "| method | " + " | ".join(keys) + " |",
+                  "|" + "---|" * (len(keys) + 1)]
+        lines += [f"| {method} | " + " | ".join(str(v[key]) for key in keys) + " |" for method, v in cmrc.items()]
+        lines.append("")
     for chart in charts:
         lines += [f"![{chart.stem}]({chart.name})", ""]
     for result in results:
@@ -248,3 +254,70 @@ def _charts(results: list[SetResult], folder: Path) -> list[Path]:
         plt.close(figure)
         written.append(path)
     return written
+
+
+def cmrc_corpus(json_path: Path, corpus_dir: Path) -> dict[str, list[dict]]:
+    """Write each CMRC 2018 paragraph as a bulletin file (series CMRC2018, issue = paragraph id).
+
+    Returns:
+        Questions by file name: [{"question", "answers": [str, ...]}].
+    """
+    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    questions: dict[str, list[dict]] = {}
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            name = f"{paragraph['id']}.md"
+            front = f"---\nseries: CMRC2018\nissue: {paragraph['id']}\ntitle: {article.get('title') or paragraph['id']}\n---\n"
+            path = corpus_dir / name
+            text = front + "\n" + paragraph["context"].strip() + "\n"
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+            questions[name] = [{"question": qa["question"], "answers": [a["text"] for a in qa["answers"]]}
+                               for qa in paragraph["qas"]]
+    return questions
+
+
+def evaluate_cmrc(json_path: Path, index_dir: Path, model: str | None = None,
+                  methods: tuple[str, ...] = ("hybrid", "bm25", "dense"), progress: bool = True) -> dict[str, dict]:
+    """The external check: index CMRC 2018's Wikipedia paragraphs, ask its questions, and report paragraph
+    recall@1/@5, MRR@10 and how often a gold answer lies inside the first quote, per retrieval method."""
+    corpus_dir = index_dir.parent / (index_dir.name + "-corpus")
+    questions = cmrc_corpus(json_path, corpus_dir)
+    assistant = Assistant.open(index_dir, model=model, corpus_dir=corpus_dir, progress=progress)
+    flat = [(name, q) for name, qs in sorted(questions.items()) for q in qs]
+    results = {}
+    for method in methods:
+        top1 = top5 = reciprocal = quoted = answered = 0
+        latencies = []
+        iterator = flat
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(flat, desc=f"cmrc2018 · {method}", unit="q")
+        for name, question in iterator:
+            hits = retrieve(assistant.index, assistant.embedder, question["question"], k=10, method=method)
+            files = list(dict.fromkeys(hit.chunk.file for hit in hits))
+            rank = files.index(name) + 1 if name in files else None
+            top1 += rank == 1
+            top5 += bool(rank and rank <= 5)
+            reciprocal += 1 / rank if rank else 0
+            started = time.perf_counter()
+            answer = assistant.ask(question["question"], method=method)
+            latencies.append(time.perf_counter() - started)
+            if not answer.abstained:
+                answered += 1
+                quote = squash(answer.citations[0].quote)
+                quoted += any(squash(gold) in quote for gold in question["answers"])
+        total = len(flat)
+        latencies.sort()
+        results[method] = {
+            "questions": total,
+            "paragraph_recall@1": round(top1 / total, 4),
+            "paragraph_recall@5": round(top5 / total, 4),
+            "mrr@10": round(reciprocal / total, 4),
+            "answered": round(answered / total, 4),
+            "gold_in_first_quote": round(quoted / total, 4),
+            "latency_p50_ms": round(_percentile(latencies, 50) * 1000, 1),
+        }
+    return results

@@ -1,0 +1,127 @@
+"""The eval suite: Q&A set loading and scoring, the CLI gate, the report, and pinned quality numbers.
+
+Pinned numbers are regressions guards (pyserini-style): a drop beyond the tolerance fails CI. They were
+measured with the commands in README "Evaluation"; update them deliberately, with the reason in the commit.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.answer import Assistant
+from qa.embed import HashEmbedder
+from qa.errors import BulletinQAError
+from qa.evaluate import evaluate_cmrc, evaluate_set, expected_found, load_qa_set, write_report
+from qa.importers import export_gov_reports
+from qa.store import update_index
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
+SHARED = ROOT.parent / "shared" / "data"
+TOLERANCE = 0.03
+
+
+def test_expected_alternatives_and_whitespace():
+    assert expected_found("2026-02-12|2026年2月12日", "印发于 2026 年 2 月 12 日")
+    assert expected_found("61.5%", "同比增长 61.5％")
+    assert not expected_found("5.2%", "增长5.3%")
+
+
+def test_bad_set_lines_are_named(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "question": "q"}\n', encoding="utf-8")
+    with pytest.raises(BulletinQAError, match=r"bad.jsonl:1: missing expected, source, answerable"):
+        load_qa_set(bad)
+    bad.write_text("not json\n", encoding="utf-8")
+    with pytest.raises(BulletinQAError, match="bad.jsonl:1: not JSON"):
+        load_qa_set(bad)
+
+
+def test_sets_are_well_formed():
+    result = subprocess.run([sys.executable, "eval/check_sets.py"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(load_qa_set(ROOT / "eval" / "shangjie-08.jsonl")) >= 60
+    assert len(load_qa_set(ROOT / "eval" / "gov-reports.jsonl")) >= 30
+
+
+def assert_pinned(metrics: dict, pinned: dict) -> None:
+    for key, value in pinned.items():
+        if key == "unsupported_figures":
+            assert metrics[key] == value, (key, metrics)
+        else:
+            assert metrics[key] >= value - TOLERANCE, (key, metrics[key], value, metrics)
+
+
+@pytest.fixture(scope="module")
+def seed_real(converted_model_dir, tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("corpus")
+    shutil.copy(SEED, corpus / SEED.name)
+    return Assistant.open(tmp_path_factory.mktemp("index"), model=str(converted_model_dir), corpus_dir=corpus,
+                          progress=False)
+
+
+# Measured with the real default model (README "Evaluation" has the full table and the command).
+SEED_PINNED = {
+    "hybrid": {"recall@5": 0.98, "answer_accuracy": 0.88, "citation_accuracy": 0.90, "abstention_recall": 0.9,
+               "unsupported_figures": 0},
+    "bm25": {"recall@5": 0.98, "answer_accuracy": 0.87, "abstention_recall": 0.9, "unsupported_figures": 0},
+    "dense": {"recall@5": 0.93, "unsupported_figures": 0},
+}
+
+
+def test_seed_set_with_real_model_is_pinned(seed_real, tmp_path):
+    results = evaluate_set(seed_real, ROOT / "eval" / "shangjie-08.jsonl", progress=False)
+    for result in results:
+        assert_pinned(result.metrics(), SEED_PINNED[result.method])
+    report = write_report(results, tmp_path / "report")
+    text = report.read_text(encoding="utf-8")
+    assert "| shangjie-08 | hybrid |" in text and "## Failures" in text
+    assert (tmp_path / "report" / "metrics-shangjie-08.png").stat().st_size > 5000
+
+
+GOV_PINNED_BM25 = {"recall@5": 0.90, "answer_accuracy": 0.70, "abstention_recall": 0.6, "unsupported_figures": 0}
+
+
+def test_gov_reports_set_bm25_is_pinned(tmp_path):
+    # BM25 ranks do not depend on the embedder, so the fast fake embedder is enough here.
+    corpus = tmp_path / "corpus"
+    export_gov_reports(SHARED / "gov-work-reports" / "government_work_reports.jsonl", corpus)
+    embedder = HashEmbedder()
+    index, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    [result] = evaluate_set(Assistant(index, embedder), ROOT / "eval" / "gov-reports.jsonl", ("bm25",), progress=False)
+    assert_pinned(result.metrics(), GOV_PINNED_BM25)
+
+
+CMRC_PINNED_BM25 = {"paragraph_recall@1": 0.95, "paragraph_recall@5": 0.98, "mrr@10": 0.96}
+
+
+def test_cmrc_external_check_bm25(tmp_path, monkeypatch):
+    monkeypatch.setenv("BULLETIN_QA_MODEL", "fake-hash")
+    results = evaluate_cmrc(SHARED / "cmrc2018" / "cmrc2018_trial.json", tmp_path / "index", methods=("bm25",),
+                            progress=False)
+    metrics = results["bm25"]
+    assert metrics["questions"] == 1002
+    for key, value in CMRC_PINNED_BM25.items():
+        assert metrics[key] >= value - TOLERANCE, (key, metrics)
+
+
+def test_cli_gate_fails_below_threshold(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    command = [sys.executable, "-m", "qa.cli", "eval", "eval/shangjie-08.jsonl", "--corpus", str(corpus),
+               "--index", str(tmp_path / "index"), "--methods", "bm25", "--json"]
+    env = {**os.environ, "BULLETIN_QA_MODEL": "fake-hash"}
+    passing = subprocess.run(command + ["--min-recall@5", "0.5"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert passing.returncode == 0, passing.stderr
+    metrics = json.loads(passing.stdout)["shangjie-08/bm25"]
+    assert metrics["questions"] == 91
+    failing = subprocess.run(command + ["--min-answer-accuracy", "0.999"], cwd=ROOT, capture_output=True,
+                             text=True, env=env)
+    assert failing.returncode == 1
+    assert "answer_accuracy" in failing.stderr and "below" in failing.stderr
