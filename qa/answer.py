@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 from qa.chunk import Chunk
@@ -140,6 +141,12 @@ class Answer:
         return "\n".join(lines)
 
 
+@lru_cache(maxsize=65536)
+def token_set(text: str) -> frozenset[str]:
+    """The BM25 tokens of a text, cached: the same sentences are matched against many questions."""
+    return frozenset(tokenize(text))
+
+
 def shorten_quote(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
@@ -220,6 +227,7 @@ class Question:
     predicate: str | None = None  # 办结 in 办结了几条: what must be said right where the figure is
     wants_target: bool = False  # asks for a plan (预期目标) rather than an outcome
     years: list[str] = field(default_factory=list)
+    weights: dict[str, float] | None = None  # token → IDF weight, filled once by the Reader
 
 
 def analyse(question: str) -> Question:
@@ -313,11 +321,13 @@ class Reader:
         """IDF-weighted share of the question's content tokens that occur in text (0..1)."""
         if not question.tokens:
             return 0.0
-        present = set(tokenize(text))
-        # A single character says less than a two-character word: weigh unigrams down.
-        weights = {token: self.idf(token) * (0.4 if len(token) == 1 and not token.isdigit() else 1.0)
-                   for token in set(question.tokens)}
+        if question.weights is None:
+            # A single character says less than a two-character word: weigh unigrams down.
+            question.weights = {token: self.idf(token) * (0.4 if len(token) == 1 and not token.isdigit() else 1.0)
+                                for token in set(question.tokens)}
+        weights = question.weights
         total = sum(weights.values())
+        present = token_set(text)
         return sum(weight for token, weight in weights.items() if token in present) / total if total else 0.0
 
     # ----- the API -----

