@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.answer import Answer, Assistant, Citation, Filters
+from qa.answer import Answer, Assistant, Citation, Filters, shorten_quote
 from qa.chunk import format_issue, shorten
 from qa.errors import BulletinQAError
 from qa.read import MAX_FILE_BYTES, SUPPORTED_SUFFIXES
@@ -120,11 +120,6 @@ def render_answer(answer: Answer) -> str:
         quote = esc(citation.quote).replace("\n", "\n> ")
         lines += ["", f"> “{quote}”", ">", f"> {chip(citation)}"]
     return "\n".join(lines)
-
-
-def shorten_quote(text: str, limit: int = 80) -> str:
-    """A related passage cut to a readable length."""
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def partial_answer(answer: Answer, step: int) -> str:

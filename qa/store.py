@@ -34,7 +34,7 @@ from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
 from qa.embed import Embedder
 from qa.errors import IndexMismatchError, IndexMissingError, InputFileError
 from qa.parse import PARSER_VERSION, YEAR_RE, Article, Bulletin, Item, Paragraph, parse_bulletin, to_int
-from qa.read import SUPPORTED_SUFFIXES, content_hash, read_bulletin_file
+from qa.read import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, content_hash, read_bulletin_file
 from qa.tokens import TOKENIZER_VERSION, tokenize
 
 INDEX_FORMAT_VERSION = 1
@@ -371,12 +371,16 @@ def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild:
 
     paths = corpus_files(corpus_dir)
     names = {path: path.relative_to(corpus_dir).as_posix() for path in paths}
+    # Files already in the index first: a copy dropped in later under a name that sorts earlier is the
+    # duplicate, and must not push the indexed original out.
+    paths.sort(key=lambda path: (names[path] not in old_hashes, names[path]))
     iterator = _progress(paths, "reading", progress)
     for path in iterator:
         name = names[path]
         previous = old_hashes.get(name)
         try:
-            raw_hash = _file_bytes_hash(path)
+            # An oversized file is refused by the reader below before a byte of it is read: do not hash it either.
+            raw_hash = _file_bytes_hash(path) if path.stat().st_size <= MAX_FILE_BYTES else None
         except OSError as error:
             report.files_refused[name] = f"cannot read: {error.strerror}"
             continue

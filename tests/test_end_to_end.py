@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from qa.answer import Assistant, check_figures
-from qa.embed import load_embedder
 from qa.importers import export_gov_reports
 
 ROOT = Path(__file__).resolve().parent.parent
