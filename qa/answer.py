@@ -49,6 +49,8 @@ WHEN_CUES = re.compile(r"什么时候|何时|哪天|哪一天|日期|几月|几�
 WHO_CUES = re.compile(r"谁|哪位|什么人|姓名|名字")
 WHAT_CUES = re.compile(r"哪个|哪些|哪家|什么|名称|叫|哪一个|如何|怎样|怎么")
 NAME_RE = re.compile(r"[“\"《]([^”\"》]{1,30})[”\"》]")
+RATE_CUES = re.compile(r"增速|增长率|增幅|涨幅|比例|比重|占比|百分|率|(增长|下降|提高|降低|上涨)了?(多少|几)(?![万亿千百]?[人个家元件条项名次户台辆吨斤亩])")
+SOURCE_CUES = re.compile(r"哪个部门|哪个单位|哪家单位|谁办|主办|编印|供稿|来源|出自|谁写|哪个部门写")
 TARGET_CUES = re.compile(r"目标|预期|计划|拟|安排|打算")
 TARGET_TEXT_RE = re.compile(r"左右|以上|以内|目标|控制在|拟按|力争|预期|计划")
 PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,3}(?:区|县|市|镇|乡)(?=的|有|在|是|共|[，,？?]|$)")
@@ -277,7 +279,8 @@ def resolve_follow_up(question: str, history: list[str]) -> str:
         return question
     text = question.strip()
     previous = history[-1].strip()
-    if not FOLLOW_UP_RE.search(text) and not re.match(r"^(它|他们|她|其|该|这个|那个)", text):
+    leaning = re.match(r"^(它|他们|她|其|该|这个|那个|现在|目前|后来|原来|其中)", text)
+    if not FOLLOW_UP_RE.search(text) and not leaning and len(text) > 8:
         return question
     asks = re.search(r"多少|几|什么|哪|谁|何时|吗", text)
     if asks:
@@ -285,6 +288,8 @@ def resolve_follow_up(question: str, history: list[str]) -> str:
             return question
         # Asks for itself but leans on the previous subject: keep both for matching.
         own = re.sub(r"^(那么?|还有|另外)|^(它|他们|她|其|该)", "", text)
+        if question_years(own) and question_years(previous):
+            return own  # "那2025年的目标呢？" names its own year
         return f"{QUESTION_WORDS.sub('', previous)} {own}"
     entity = re.sub(r"^(那么?|还有|那个|另外|以及)|呢?[？?。！!]*$", "", text).strip(" ，,的")
     if not entity:
@@ -342,7 +347,11 @@ class Reader:
             return Answer(question, "问题太长（超过 500 字），请缩短后再问。", True, seconds=time.perf_counter() - started)
         effective = resolve_follow_up(cleaned, list(history or []))
         parsed = analyse(effective)
-        hits = retrieve(self.index, self.embedder, expand(effective), k=max(k, 8), filters=filters, method=method)
+        searched = expand(effective)
+        if effective != cleaned and history:
+            # A follow-up searches with the previous turn's words too (企事业单位 → 专项关爱行动…).
+            searched += " " + QUESTION_WORDS.sub(" ", history[-1])
+        hits = retrieve(self.index, self.embedder, searched, k=max(k, 8), filters=filters, method=method)
         if self.reranker is not None and hits:
             hits = self.reranker(effective, hits)
         answer = self._extract(parsed, hits, k)
@@ -386,7 +395,7 @@ class Reader:
                     clause = text[c_start:c_end]
                     window_start = clauses[max(position - 1, 0)][0]
                     if chunk.kind != "body":
-                        window = _with_context(chunk, clause)
+                        window = _with_context(chunk, clause) + " " + _line_label(clause, bulletin)
                     elif question.kind == "figure":
                         window = text[window_start:c_end]  # "持证人数达 434 人，同比增长 61.5%": the figure's subject may precede
                     else:
@@ -404,15 +413,17 @@ class Reader:
                     for place in PLACE_RE.findall(normalise(question.text)):
                         if not place.endswith(NOT_PLACES) and place not in bulletin.clean_text:
                             score -= 0.5  # "二七区的持证社工" is not answered by the figure for 上街区
-                    if question.kind == "what" and question.text and re.search(r"哪个部门|哪个单位|哪家单位", question.text):
-                        if chunk.department and f"（{chunk.department}）" in sentence:
-                            score += 0.3  # "哪个部门供稿" → the sentence that carries the department tag
+                    if SOURCE_CUES.search(question.text):
+                        tagged = chunk.department and f"（{chunk.department}）" in sentence
+                        if tagged or (chunk.kind == "masthead" and clause.strip() == bulletin.publisher):
+                            # "哪个部门供稿" → the department tag; "哪个单位办的" → the publisher line
+                            score = max(score, ANSWER_THRESHOLD + 0.3)
                     if question.kind == "when" and not DATE_TEXT_RE.search(clause):
                         continue  # a date question is answered by a clause that holds a date
                     if question.kind == "figure":
                         if not figures and not CN_FIGURE_RE.search(clause):
                             continue
-                        preamble = text[max(s_start - 30, 0):s_start] + sentence[:16]
+                        preamble = _list_intro(bulletin, chunk, s_start) + sentence[:16]
                         score += self._figure_fit(question, clause, window, figures, preamble)
                     found.append({"score": score, "chunk": chunk, "bulletin": bulletin,
                                   "sentence": (s_start, s_end), "clause": (c_start, c_end),
@@ -424,7 +435,10 @@ class Reader:
     def _figure_fit(question: Question, clause: str, window: str, figures: list, preamble: str) -> float:
         """Bonus or penalty for how well a clause's figures fit what the question asks."""
         adjustment = 0.0
-        units = [unit for *_, unit in figures if unit]
+        units = [unit for *_, unit in figures if unit] + (["%"] if "百分之" in clause else [])
+        if RATE_CUES.search(question.text) and units:
+            # "经济增速是多少" is answered by a percentage, not by "67.7万亿元" or "1个百分点的增量"
+            adjustment += 0.1 if "%" in units else -0.15
         if DIFFERENCE_CUES.search(question.text) and FROM_TO_RE.search(window):
             return 0.2  # "增加了几家" is answered by "16 家…扩充至 29 家", whatever the measure word
         if question.measure:
@@ -437,8 +451,12 @@ class Reader:
         counted = _named_in(question.counted, window)
         if counted is False:
             adjustment -= 0.25  # the thing counted (经费, 参赛) must be named where the figure is
-        elif counted and not any(_named_in(question.counted, noun) for noun in _figure_nouns(clause, figures)):
-            adjustment -= 0.3  # named, but the figure counts something else: "充电桩等建议 69 条"
+        elif counted:
+            if not _mostly_named_in(question.counted, window):
+                adjustment -= 0.1  # '专职网格员' is only half named by '流动网格员'
+            nouns = _figure_nouns(clause, figures)
+            if nouns and not any(_named_in(question.counted, noun) for noun in nouns):
+                adjustment -= 0.3  # named, but the figure counts something else: "充电桩等建议 69 条"
         predicate = _named_in(question.predicate, clause)
         if predicate:
             adjustment += 0.15  # "办结了几条" → the clause that says 办结
@@ -543,11 +561,24 @@ class Reader:
                         return match.group(1)
         if re.match(r"部门|单位|机关", noun) and chunk.department and chunk.department in sentence:
             return chunk.department  # "哪个部门供稿" → the department tag （区委社工部）
-        for text in (clause, sentence):
-            names = [name for name in NAME_RE.findall(text) if name not in question.text]
-            fitting = [name for name in names if noun and any(noun[:size] in name for size in (3, 2))]
-            if fitting or names:
-                return f"“{(fitting or names)[0]}”"
+        bulletin = self.index.bulletin_of(chunk)
+        if chunk.kind == "masthead" and bulletin.publisher and bulletin.publisher in sentence:
+            return bulletin.publisher
+        tail = noun[-2:] if len(noun) >= 2 else noun
+
+        def fits(name: str, text: str) -> bool:
+            # “周联系、月走访、季汇报”机制 fits 工作机制; “灵芝雀合唱团” fits 合唱团
+            follows = re.search(re.escape(name) + r"[”\"》]" + re.escape(tail), text) if tail else None
+            return bool(tail) and (name.endswith(tail) or bool(follows) or any(noun[:n] in name for n in (3, 2)))
+
+        candidates = [(text, [n for n in NAME_RE.findall(text) if n not in question.text]) for text in (clause, sentence)]
+        for text, names in candidates:
+            fitting = [name for name in names if fits(name, text)]
+            if fitting:
+                return f"“{fitting[0]}”"
+        for _, names in candidates:
+            if names and not noun:
+                return f"“{names[0]}”"
         return None
 
     def _citation(self, chunk: Chunk, start: int, end: int) -> Citation:
@@ -649,6 +680,27 @@ class Assistant:
         }
 
 
+def _list_intro(bulletin: Bulletin, chunk: Chunk, sentence_start: int) -> str:
+    """The line that introduces a list when the sentence opens its paragraph right after one ending in a
+    colon ('今年发展主要预期目标是：' then '国内生产总值增长5%左右；…'); else nothing."""
+    paragraph = bulletin.paragraphs[chunk.paragraph]
+    if chunk.kind != "body" or sentence_start != paragraph.start or paragraph.index == 0:
+        return ""
+    previous = bulletin.paragraphs[paragraph.index - 1]
+    line = bulletin.clean_text[previous.start:previous.end]
+    return line[-40:] if line.endswith(("：", ":")) else ""
+
+
+def _mostly_named_in(term: str, text: str) -> bool:
+    """Whether more than half the bigrams of each part of a term (or of a synonym) are in text.
+    '专职网格员' → 专职 职网 网格 格员: only 2 of 4 in '流动网格员', so not."""
+    for form in expand(term).split():
+        parts = [p for p in re.split(r"这类|这些|之类|这种|等|的", form) if len(p) >= 2]
+        if parts and all(sum(p[i:i + 2] in text for i in range(len(p) - 1)) * 2 > len(p) - 1 for p in parts):
+            return True
+    return False
+
+
 def _figure_nouns(clause: str, figures: list) -> list[str]:
     """The words a figure counts: the noun just before it ('等问题80余项' → 问题) and just after its unit
     ('291个小区' → 小区)."""
@@ -656,7 +708,8 @@ def _figure_nouns(clause: str, figures: list) -> list[str]:
     for start, end, *_ in figures:
         before = re.search(r"([\u4e00-\u9fff“”]{1,8})\s*$", clause[:start])
         if before:
-            nouns.append(re.split(r"等|达|共|了|的|为|有|至|到|和|、|及", before.group(1))[-1])
+            segments = [x for x in re.split(r"等|达|共|了|的|为|有|至|到|和|、|及", before.group(1)) if x]
+            nouns.extend(segments[-1:])
         after = re.match(r"\s*([\u4e00-\u9fff“”]{1,8})", clause[end:])
         if after:
             nouns.append(after.group(1))
@@ -665,6 +718,27 @@ def _figure_nouns(clause: str, figures: list) -> list[str]:
 
 def _plain(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _line_label(line: str, bulletin: Bulletin) -> str:
+    """Field words for one masthead or footer line, which carries none of its own (中共上街区委办公室 is the
+    publisher; 发：… is the distribution list)."""
+    line = line.strip()
+    if line == (bulletin.publisher or "").strip():
+        return "主办单位 编印单位 出版单位 哪个单位办 谁办"
+    if DATE_TEXT_RE.search(line):
+        return "日期 时间 哪天 印发 出版 发布"
+    if re.search(r"第\s*\d+\s*期", line):
+        return "期号 第几期 期数 哪一期"
+    if line == bulletin.series:
+        return "刊名 名称 简报 信息"
+    if line.startswith("本期送"):
+        return "报送 送给 呈送 领导 给谁看"
+    if re.match(r"^(发|抄送|抄报)[：:]", line):
+        return "发送 发到 分发 下发 发给 哪些单位"
+    if line.startswith(("责任编辑", "编辑")):
+        return "编辑 负责 谁编"
+    return ""
 
 
 def _with_context(chunk: Chunk, sentence: str) -> str:

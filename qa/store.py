@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +42,7 @@ from qa.tokens import TOKENIZER_VERSION, tokenize
 
 INDEX_FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
+LOCK_FILE = "LOCK"  # writers hold an flock on it (see index_lock)
 
 
 @dataclass
@@ -197,19 +201,33 @@ class BulletinIndex:
         return index_dir / name
 
     @classmethod
-    def load(cls, index_dir: Path, embedder: Embedder | None = None) -> "BulletinIndex":
+    def load(cls, index_dir: Path, embedder: Embedder | None = None, check_versions: bool = True) -> "BulletinIndex":
         """Load the live generation; refuse one built with another model, chunker or format.
+
+        A writer that switches CURRENT meanwhile removes the generation being read: then the new one is read.
 
         Raises:
             IndexMissingError: no index in index_dir.
             IndexMismatchError: built with other versions; the message says how to rebuild.
         """
+        for attempt in range(3):
+            live = _pointer(index_dir)
+            try:
+                return cls._load_live(index_dir, embedder, check_versions)
+            except (OSError, RuntimeError, IndexMissingError):  # faiss raises RuntimeError for a vanished file
+                if attempt == 2 or _pointer(index_dir) == live:
+                    raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load_live(cls, index_dir: Path, embedder: Embedder | None, check_versions: bool) -> "BulletinIndex":
+        """One attempt at `load`."""
         import bm25s
         import faiss
 
         folder = current_generation(index_dir)
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        check_manifest(manifest, embedder, index_dir)
+        check_manifest(manifest, embedder, index_dir, check_versions)
         chunks = [Chunk(**json.loads(line)) for line in
                   (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
         bulletins = {f: bulletin_from_dict(d) for f, d in
@@ -229,7 +247,7 @@ class BulletinIndex:
         return index
 
 
-def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path) -> None:
+def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path, check_versions: bool = True) -> None:
     """Raise IndexMismatchError when the index on disk cannot be used with this code and embedder."""
     how = f"rebuild it with: bulletin-qa index CORPUS_DIR --index {index_dir} --rebuild"
     expected = {
@@ -240,7 +258,7 @@ def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path) -
         "tokenizer": TOKENIZER_VERSION,
     }
     for key, value in expected.items():
-        if manifest.get(key) != value:
+        if check_versions and manifest.get(key) != value:
             raise IndexMismatchError(
                 f"index in {index_dir} was built with {key} {manifest.get(key)!r}, this version needs {value!r}; {how}"
             )
@@ -253,6 +271,49 @@ def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path) -
                 f"{embedder.name!r} ({embedder.fingerprint}, dim {embedder.dimension}); "
                 f"use --model {built.get('name')} or {how}"
             )
+
+
+def _versions_match(index_dir: Path) -> bool:
+    """True when the index on disk was built by this parser, chunker, tokenizer and format."""
+    manifest = json.loads((current_generation(index_dir) / "manifest.json").read_text(encoding="utf-8"))
+    try:
+        check_manifest(manifest, None, index_dir)
+    except IndexMismatchError:
+        return False
+    return True
+
+
+def _vectors_only(old: "BulletinIndex") -> "BulletinIndex":
+    """The old index with no file recorded, so every file counts as new while its vectors stay reusable."""
+    old.file_hashes = {}
+    return old
+
+
+@contextmanager
+def index_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index folder's writer lock: one writer at a time, across threads and processes.
+
+    Without it a second writer (another `bulletin-qa index`, an `ask` that updates, an upload in the chat)
+    would remove the first one's temp folder as a crash leftover, or its fresh generation as stale. The lock
+    is an flock on `LOCK`, released by the kernel when its holder exits or is killed.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = open(index_dir / LOCK_FILE, "a+b")  # noqa: SIM115 - held for the body of the with
+    except OSError:  # a read-only index folder: nothing can be written there, so there is nothing to guard
+        yield
+        return
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+def _pointer(index_dir: Path) -> str | None:
+    """What CURRENT names right now (None when there is no index)."""
+    try:
+        return (index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
 
 
 def current_generation(index_dir: Path) -> Path:
@@ -354,6 +415,13 @@ def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild:
     Returns:
         The new index (already saved) and a report of what changed.
     """
+    with index_lock(index_dir):
+        return _update_index(corpus_dir, index_dir, embedder, rebuild, progress)
+
+
+def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild: bool,
+                  progress: bool) -> tuple[BulletinIndex, UpdateReport]:
+    """`update_index` for the holder of the index folder's writer lock."""
     started = time.perf_counter()
     report = UpdateReport()
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -361,7 +429,15 @@ def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild:
 
     old: BulletinIndex | None = None
     if not rebuild and (index_dir / CURRENT_FILE).exists():
-        old = BulletinIndex.load(index_dir, embedder)
+        try:
+            old = BulletinIndex.load(index_dir, embedder, check_versions=False)
+        except (TypeError, KeyError, ValueError):  # records of an older format: nothing reusable
+            report.warnings.append("index in an older format: building it again")
+        if old is not None and not _versions_match(index_dir):
+            # Built by another parser/chunker version: re-parse every file, but keep the vectors of
+            # chunk texts that did not change (same model, checked above).
+            report.warnings.append("index built by another parser/chunker version: every file is parsed again")
+            old = _vectors_only(old)
 
     old_hashes = old.file_hashes if old else {}
     bulletins: dict[str, Bulletin] = {}

@@ -174,3 +174,17 @@ def test_leftovers_of_a_crashed_write_are_cleaned_and_ignored(corpus, tmp_path):
     names = sorted(p.name for p in (tmp_path / "index").iterdir())
     assert len([n for n in names if n.startswith("gen-")]) == 1 and live not in names
     assert not [n for n in names if n.startswith(".tmp-")]
+
+
+def test_index_of_an_older_chunker_is_rebuilt_reusing_vectors(corpus, tmp_path, monkeypatch):
+    embedder = HashEmbedder()
+    first, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    manifest_path = current_generation(tmp_path / "index") / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["chunker_version"] = -1
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    index, report = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    assert report.files_added == [SEED.name]
+    assert report.chunks_embedded == 0  # same chunk texts: vectors reused
+    assert index.chunks == first.chunks
+    assert BulletinIndex.load(tmp_path / "index", embedder).chunks == first.chunks
