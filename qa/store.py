@@ -379,12 +379,14 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Bulletin files in a corpus folder (recursively), sorted; hidden files and unsupported types are skipped."""
+    """Bulletin files in a corpus folder (recursively), sorted; hidden files, README files and unsupported
+    types are skipped."""
     if not corpus_dir.is_dir():
         raise IndexMissingError(f"corpus folder {corpus_dir} does not exist")
     return sorted(
         path for path in corpus_dir.rglob("*")
         if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES
+        and not path.name.upper().startswith("README.")
         and not any(part.startswith(".") for part in path.relative_to(corpus_dir).parts)
     )
 
