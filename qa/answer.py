@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from qa.chunk import Chunk
+from qa.figures import CN_FIGURE_RE, DATE_TEXT_RE, NUMBER_RE, clause_spans, parse_figures, sentence_spans
 from qa.errors import BulletinQAError
 from qa.parse import Bulletin
 from qa.retrieve import Filters, Hit, question_years, retrieve
@@ -26,16 +27,6 @@ from qa.tokens import normalise, tokenize
 
 __all__ = ["Answer", "Assistant", "Citation", "Figure", "Filters", "check_figures", "numbers_in"]
 
-SENTENCE_RE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’」』）)]*|$)")
-CLAUSE_SPLIT_RE = re.compile(r"(?<=[，；：,;:\n])")
-NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")  # used on NFKC-normalised text
-FIGURE_RE = re.compile(
-    r"(?<![A-Za-z])(?P<num>\d+(?:[.．]\d+)?)\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
-    r"(?P<unit>[%％]|个百分点|人次|万人次|户次|元|人|个|家|支|件|条|场|项|名|块|次|所|座|公里|千米|米|亩|吨|斤|年|天|月|倍|处|份|套|批|期|类|辆|台|张|本|篇|场次|周年|周岁|岁|余)?"
-)
-DATE_TEXT_RE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月(\s*\d{1,2}\s*日)?")
-CN_FIGURE_RE = re.compile(r"[两二三四五六七八九十百千]+(?=大|个|家|项|支|张|类|条|种|批|次)|百分之[零一二三四五六七八九十点至到]+")
-SCALES = {"千": 1e3, "万": 1e4, "亿": 1e8, "万亿": 1e12}
 
 # Words that ask, but carry no content to match.
 QUESTION_WORDS = re.compile(
@@ -168,52 +159,6 @@ def check_figures(answer_text: str, quotes: list[str], computed: list[str] = ())
     for quote in quotes:
         supported.update(numbers_in(quote))
     return [number for number in numbers_in(answer_text) if number not in supported]
-
-
-def parse_figures(text: str) -> list[tuple[int, int, str, float | None, str | None]]:
-    """Figures in a piece of text: (start, end, text, value, unit)."""
-    found = []
-    for match in FIGURE_RE.finditer(text):
-        number = match.group("num")
-        end = match.end()
-        # Do not swallow trailing spaces into the figure text.
-        while end > match.start() and text[end - 1].isspace():
-            end -= 1
-        scale = match.group("scale")
-        value = float(normalise(number)) * SCALES.get(scale, 1.0)
-        unit = match.group("unit")
-        unit = normalise(unit) if unit else unit
-        if unit == "余":
-            unit = None
-        found.append((match.start(), end, text[match.start():end], value, unit))
-    return found
-
-
-def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentences of text[start:end] as absolute (start, end), trimmed of surrounding whitespace."""
-    spans = []
-    for match in SENTENCE_RE.finditer(text, start, end):
-        if match.end() <= match.start():
-            continue
-        s, e = match.start(), match.end()
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            spans.append((s, e))
-    return spans
-
-
-def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Clauses of a sentence, cut after ，；：, as absolute spans (the punctuation stays with its clause)."""
-    spans = []
-    position = start
-    for piece in CLAUSE_SPLIT_RE.split(text[start:end]):
-        if piece.strip():
-            spans.append((position, position + len(piece.rstrip())))
-        position += len(piece)
-    return spans
 
 
 @dataclass
