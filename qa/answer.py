@@ -22,6 +22,7 @@ from qa.figures import CN_FIGURE_RE, DATE_TEXT_RE, NUMBER_RE, clause_spans, pars
 from qa.errors import BulletinQAError
 from qa.parse import Bulletin
 from qa.retrieve import Filters, Hit, question_years, retrieve
+from qa.trend import build_table, is_table_question, summarise
 from qa.synonyms import expand
 from qa.tokens import normalise, tokenize
 
@@ -106,6 +107,7 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     figures: tuple[Figure, ...] = ()
     related: tuple[Citation, ...] = ()  # nearest passages shown with an abstention, not as an answer
+    table: tuple[dict, ...] = ()  # trend/comparison rows: period, value, unit, text, status, citation index
     effective_question: str | None = None  # the question after resolving a follow-up
     seconds: float = 0.0
 
@@ -118,6 +120,7 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
             "figures": [f.to_json() for f in self.figures],
             "related": [c.to_json() for c in self.related],
+            "table": list(self.table),
             "effective_question": self.effective_question,
         }
 
@@ -291,6 +294,12 @@ class Reader:
         if len(cleaned) > 500:
             return Answer(question, "问题太长（超过 500 字），请缩短后再问。", True, seconds=time.perf_counter() - started)
         effective = resolve_follow_up(cleaned, list(history or []))
+        if is_table_question(effective):
+            table = self._table_answer(effective, filters)
+            if table is not None:
+                table = replace(table, question=question, seconds=time.perf_counter() - started,
+                                effective_question=effective if effective != cleaned else None)
+                return guard(table)
         parsed = analyse(effective)
         searched = expand(effective)
         if effective != cleaned and history:
@@ -303,6 +312,52 @@ class Reader:
         answer = replace(answer, question=question, seconds=time.perf_counter() - started,
                          effective_question=effective if effective != cleaned else None)
         return guard(answer)
+
+    # ----- tables -----
+    def _table_answer(self, question: str, filters: Filters | None) -> Answer | None:
+        """A trend, comparison or target-vs-outcome answer from the fact table, one cited row per period."""
+        facts = self.index.facts()
+        if filters is not None and not filters.is_empty():
+            admitted = {c.chunk_id for c in self.index.chunks if filters.admits(c)}
+            facts = [f for f in facts if f.chunk_id in admitted]
+        built = build_table(facts, question)
+        if built is None:
+            return None
+        indicator, rows = built
+        citations: list[Citation] = []
+        table: list[dict] = []
+        lines: list[str] = []
+
+        def qualifier(fact) -> str:
+            """左右/以上/以内 right after a target figure, as written."""
+            after = self.index.bulletins[fact.file].clean_text[fact.end:fact.end + 3]
+            match = re.match(r"\s*(左右|以上|以内|以下)", after)
+            return match.group(1) if match else ""
+
+        for row in rows:
+            label = f"{row.period} 年" + ("目标" if row.role == "target" else "")
+            if not row.facts:
+                table.append({"period": row.period, "role": row.role, "status": "missing", "text": None,
+                              "value": None, "unit": None, "indicator": None, "citation": None})
+                lines.append(f"{label}：缺（公报中没有这一年的数据）")
+                continue
+            shown = []
+            for fact in row.facts:
+                chunk = self.index.chunks[self.index.row_of[fact.chunk_id]]
+                citations.append(self._citation(chunk, fact.sentence_start, fact.sentence_end))
+                value = int(fact.value) if float(fact.value).is_integer() else fact.value
+                table.append({"period": row.period, "role": row.role, "status": row.status, "text": fact.text,
+                              "value": value, "unit": fact.unit, "indicator": fact.indicator,
+                              "citation": len(citations) - 1})
+                shown.append(f"{fact.text}{qualifier(fact)}（{fact.indicator}）")
+            conflict = "；两期公报说法不同：" if row.status == "conflict" else ""
+            lines.append(f"{label}：{conflict}{' / '.join(shown)}")
+
+        summary = summarise(indicator, rows, qualifier)
+        text = "\n".join(lines) + (f"\n{summary}" if summary else "")
+        figures = tuple(Figure(row["text"], row["value"], row["unit"], row["citation"])
+                        for row in table if row["status"] != "missing")
+        return Answer(question, text, False, tuple(citations), figures, table=tuple(table))
 
     # ----- extraction -----
     def _extract(self, question: Question, hits: list[Hit], k: int) -> Answer:
@@ -735,6 +790,8 @@ def guard(answer: Answer) -> Answer:
     if answer.abstained:
         return answer
     computed = re.findall(r"=\s*(\d+(?:\.\d+)?)", answer.answer)
+    # A table's period labels (2023 年) come from the issue and section a row cites, not from its quote.
+    computed += [row["period"] for row in answer.table]
     unsupported = check_figures(answer.answer, [c.quote for c in answer.citations], computed)
     if unsupported:
         return Answer(answer.question, "公报中未找到能可靠支持这个答案的原文，暂不作答。", True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -103,6 +104,27 @@ def build_parser() -> argparse.ArgumentParser:
         evaluate.add_argument(f"--min-{metric}", type=float, dest=f"min_{metric.replace('-', '_').replace('@', '_at_')}",
                               help=f"fail (exit 1) when the first method's {metric} on any set is below this")
 
+    facts = commands.add_parser(
+        "facts", help="list the figures of one indicator across issues (the fact table)",
+        description="Print the facts whose indicator matches QUERY (synonyms such as GDP → 国内生产总值 apply), "
+                    "one line per figure with its period, value, unit, kind and citation.",
+        epilog="examples:\n"
+               "  bulletin-qa facts 城镇新增就业 --series 政府工作报告 --from 2019 --to 2024\n"
+               "  bulletin-qa facts 赤字率 --csv > deficit.csv\n"
+               "  bulletin-qa facts 持证人数 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    facts.add_argument("query", help="the indicator, e.g. 城镇新增就业, GDP, 赤字率")
+    _add_common(facts)
+    facts.add_argument("--series", help="only this series, e.g. 政府工作报告")
+    facts.add_argument("--from", dest="year_from", type=int, help="first period (year)")
+    facts.add_argument("--to", dest="year_to", type=int, help="last period (year)")
+    facts.add_argument("--kind", choices=("count", "percent", "change", "target"), action="append",
+                       help="only these kinds (repeatable)")
+    output = facts.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON object per fact")
+    output.add_argument("--csv", action="store_true", help="CSV with a header row")
+
     importer = commands.add_parser(
         "import-reports", help="write the 政府工作报告 JSON-lines archive as one bulletin file per year",
         description="Turn the 国务院《政府工作报告》 archive (JSON lines: title, content, year) into markdown bulletin "
@@ -176,6 +198,42 @@ def check_thresholds(args: argparse.Namespace, results: list) -> list[str]:
     return failed
 
 
+def cmd_facts(args: argparse.Namespace) -> int:
+    """Print the facts of one indicator."""
+    import csv
+    import dataclasses
+
+    from qa.facts import find_facts
+    from qa.store import BulletinIndex
+
+    index = BulletinIndex.load(resolve_path(args.index))
+    found = find_facts(index.facts(), args.query, series=args.series, year_from=args.year_from,
+                       year_to=args.year_to, kinds=tuple(args.kind) if args.kind else None)
+    found.sort(key=lambda f: (f.series, f.period or "", f.file, f.start))
+    columns = ["period", "indicator", "text", "value", "unit", "kind", "series", "issue", "date", "file", "quote"]
+
+    def row(fact) -> dict:
+        data = dataclasses.asdict(fact)
+        data["quote"] = index.bulletins[fact.file].clean_text[fact.sentence_start:fact.sentence_end]
+        return data
+
+    if args.json:
+        for fact in found:
+            print(json.dumps(row(fact), ensure_ascii=False))
+    elif args.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for fact in found:
+            writer.writerow(row(fact))
+    else:
+        if not found:
+            print(f"no facts match {args.query!r}")
+        for fact in found:
+            print(f"{fact.period or '—':>6}  {fact.text:<14} {fact.kind:<8} {fact.indicator}  "
+                  f"《{fact.series}》{fact.issue or ''} {fact.file}")
+    return 0
+
+
 def cmd_import_reports(args: argparse.Namespace) -> int:
     """Write the report archive as bulletin files."""
     from qa.importers import export_gov_reports
@@ -234,7 +292,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "import-reports": cmd_import_reports}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "facts": cmd_facts,
+            "import-reports": cmd_import_reports}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `bulletin-qa facts … | head`: the reader left, nothing went wrong
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (silence the interpreter's flush at exit)
+        return 0
 
 
 if __name__ == "__main__":

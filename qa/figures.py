@@ -13,7 +13,7 @@ SENTENCE_RE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’」』）)]*|$
 CLAUSE_SPLIT_RE = re.compile(r"(?<=[，；：,;:\n])")
 NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")  # used on NFKC-normalised text
 FIGURE_RE = re.compile(
-    r"(?<![A-Za-z])(?P<num>\d+(?:[.．]\d+)?)\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
+    r"(?<![A-Za-z0-9.．])(?P<num>\d+(?:[.．]\d+)?)(?![A-Za-z+＋\d])\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
     r"(?P<unit>[%％]|个百分点|人次|万人次|户次|元|人|个|家|支|件|条|场|项|名|块|次|所|座|公里|千米|米|亩|吨|斤|年|天|月|倍|处|份|套|批|期|类|辆|台|张|本|篇|场次|周年|周岁|岁|余)?"
 )
 DATE_TEXT_RE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月(\s*\d{1,2}\s*日)?")

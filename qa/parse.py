@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import yaml
 
-PARSER_VERSION = 3
+PARSER_VERSION = 5
 
 CN_DIGITS = "一二三四五六七八九十"
 FULLWIDTH_TABLE = str.maketrans("０１２３４５６７８９", "0123456789")
@@ -288,6 +288,8 @@ def _section_period(heading: str, year: int | None) -> str | None:
         return str(year - 1)
     if any(cue in heading for cue in THIS_YEAR_CUES):
         return str(year)
+    if re.search(r"回顾|过去|以来|几年|五年|三年", heading):
+        return ""  # a review of several years: no single period, and not the issue's own year either
     return None
 
 
@@ -362,6 +364,7 @@ def parse_bulletin(text: str, file: str) -> Bulletin:
     section: str | None = None
     subsection: str | None = None
     section_period: str | None = None
+    plan_started = False
     article_period: str | None = None
     title = meta.get("title")
 
@@ -381,14 +384,18 @@ def parse_bulletin(text: str, file: str) -> Bulletin:
                 subsection = heading
             elif heading:
                 section, subsection = heading, None
-                section_period = _section_period(heading, year)
+                own_period = _section_period(heading, year)
+                # Sections after "二、2007年工作总体部署" go on about that year's work unless they say otherwise.
+                plan_started = plan_started or (year is not None and own_period == str(year))
+                section_period = str(year) if own_period is None and plan_started else own_period
                 sections.append(heading)
             if kind == "body" and article_period is None and section is None:
                 article_period = _period_cue(block.text, year)
             # The article runs to its last body paragraph; the department tag closes it.
             articles[-1] = replace(articles[-1], end=end)
         in_article = kind in ("title", "heading", "body")
-        period = (section_period or article_period) if in_article else None
+        period = (section_period if section_period is not None else article_period) if in_article else None
+        period = period or None
         if kind == "body" and not section_period and _period_cue(block.text, year):
             period = _period_cue(block.text, year)
         paragraph = Paragraph(

@@ -36,6 +36,7 @@ from qa import __version__
 from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
 from qa.embed import Embedder
 from qa.errors import IndexMismatchError, IndexMissingError, InputFileError
+from qa.facts import FACTS_VERSION
 from qa.parse import PARSER_VERSION, YEAR_RE, Article, Bulletin, Item, Paragraph, parse_bulletin, to_int
 from qa.read import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, content_hash, read_bulletin_file
 from qa.tokens import TOKENIZER_VERSION, tokenize
@@ -127,8 +128,30 @@ class BulletinIndex:
             self.dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self.bm25 = _build_bm25(chunks)
         self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
+        self._facts = None
+        self._folder = None
 
     # ----- reading -----
+    def facts(self) -> list:
+        """The fact table: every figure as a `qa.facts.Fact` (read from disk, or extracted, once)."""
+        if self._facts is None:
+            from qa.facts import read_facts
+
+            if self._folder is not None and (self._folder / "facts.sqlite").exists():
+                self._facts = read_facts(self._folder / "facts.sqlite")
+            else:
+                self._facts = self._extract_facts()
+        return self._facts
+
+    def _extract_facts(self) -> list:
+        from qa.facts import extract_facts
+
+        by_file: dict[str, list[Chunk]] = {}
+        for chunk in self.chunks:
+            by_file.setdefault(chunk.file, []).append(chunk)
+        return [fact for name in sorted(self.bulletins)
+                for fact in extract_facts(self.bulletins[name], by_file.get(name, []))]
+
     def chunk_years(self) -> list[frozenset[str]]:
         """Per chunk, the years it speaks about: its period and every 'YYYY年' its text names (cached)."""
         cached = getattr(self, "_chunk_years", None)
@@ -167,9 +190,11 @@ class BulletinIndex:
             "chunker_version": CHUNKER_VERSION,
             "chunker_max_chars": DEFAULT_MAX_CHARS,
             "tokenizer": TOKENIZER_VERSION,
+            "facts_version": FACTS_VERSION,
             "model": self.model,
             "files": self.file_hashes,
-            "counts": {"files": len(self.bulletins), "chunks": len(self.chunks), "series": series},
+            "counts": {"files": len(self.bulletins), "chunks": len(self.chunks), "facts": len(self.facts()),
+                       "series": series},
             "created": self.created,
             "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
@@ -189,6 +214,9 @@ class BulletinIndex:
         _write_json(temp / "bulletins.json", {f: bulletin_to_dict(b) for f, b in self.bulletins.items()})
         faiss.write_index(self.dense, str(temp / "dense.faiss"))
         self.bm25.save(str(temp / "bm25"), show_progress=False)
+        from qa.facts import write_facts
+
+        write_facts(temp / "facts.sqlite", self.facts())
         _write_json(temp / "manifest.json", self.manifest())
         _fsync_tree(temp)
         os.replace(temp, index_dir / name)
@@ -241,6 +269,8 @@ class BulletinIndex:
         index.dense = faiss.read_index(str(folder / "dense.faiss"))
         index.bm25 = bm25s.BM25.load(str(folder / "bm25"), load_vocab=True, show_progress=False)
         index.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
+        index._facts = None
+        index._folder = folder
         if index.dense.ntotal != len(chunks):
             raise IndexMismatchError(f"index in {index_dir} is inconsistent ({index.dense.ntotal} vectors for "
                                      f"{len(chunks)} chunks); rebuild it with: bulletin-qa index --rebuild")
@@ -256,6 +286,7 @@ def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path, c
         "chunker_version": CHUNKER_VERSION,
         "chunker_max_chars": DEFAULT_MAX_CHARS,
         "tokenizer": TOKENIZER_VERSION,
+        "facts_version": FACTS_VERSION,
     }
     for key, value in expected.items():
         if check_versions and manifest.get(key) != value:

@@ -1,0 +1,253 @@
+"""The fact table: every figure of every bulletin as a record, to follow one indicator across issues.
+
+Built at index time from the parsed bulletins (pure extraction, no model), stored with the index as SQLite
+(`facts.sqlite`), queried by indicator, series and period. A fact knows the phrase it measures as written
+(城镇新增就业), its value with 万/亿 applied, unit, kind (count, percent, change, target), the year it speaks
+about (a 2024 report's 回顾 speaks of 2023), and the exact offsets of the figure and its sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from qa.chunk import Chunk
+from qa.figures import clause_spans, parse_figures, sentence_spans
+from qa.parse import Bulletin
+from qa.synonyms import expand
+from qa.tokens import normalise
+
+FACTS_VERSION = 1
+KINDS = ("count", "percent", "change", "target")
+
+TARGET_WORDS = re.compile(r"左右|以上|以内|预期目标|主要目标|目标|控制在|拟按|力争|预期|计划")
+CHANGE_WORDS = re.compile(r"(增长|下降|提高|上涨|降低|增加|减少|同比|比上年|较上年|回落|上升|增幅|涨幅)[^，。；]{0,4}$")
+# Verbs and fillers between an indicator and its figure: "国内生产总值超过126万亿元" → 国内生产总值.
+TRAILING = re.compile(
+    r"(达到|达|超过|突破|为|是|增长|下降|提高到|提高至|提高|提升至|提升到|提升|降至|降到|降低|控制在|拟按|安排|完成|实现|"
+    r"新增|累计|平均为|平均|约|近|共|了|比上年|同比|较上年|分别为|分别|由|从|至|到|增加|减少|上涨|回落到|回落|涨幅|"
+    r"保持在|保持|在|以上|左右|全年|总计|合计|之间|等|已|年均|超|逾|多)+$"
+)
+LEADING = re.compile(r"^(推动|推进|实现|完成|其中|全年|一年来|今年|去年|同时|此外|并|和|及|与|、|，|积极动员|组织|吸引|开展|建成|培育)+")
+# The part of a sentence before the list of figures: "…覆盖率提升至 92.5%、87%、94%、91%".
+FIGURE_LIST_RE = re.compile(r"(\d+(?:\.\d+)?\s*%?\s*、\s*)+\d+(?:\.\d+)?\s*%?")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One figure of a bulletin with what it measures and where it is written."""
+
+    fact_id: str
+    indicator: str
+    text: str  # the figure as written: '1244万人', '5.2%', '434 人'
+    value: float
+    unit: str | None
+    scale: float  # 1, 1e4 (万), 1e8 (亿), 1e12 (万亿)
+    kind: str  # count | percent | change | target
+    period: str | None
+    series: str
+    issue: str | None
+    date: str | None
+    file: str
+    chunk_id: str
+    start: int  # the figure in the clean text
+    end: int
+    sentence_start: int  # the sentence that is quoted for it
+    sentence_end: int
+
+
+def _indicator(before: str) -> str:
+    """The indicator phrase from the text before a figure, without the verbs that link it to the figure."""
+    phrase = re.split(r"[，；：。、（）()“”《》\s]", before.rstrip())[-1] if before.strip() else ""
+    for _ in range(3):
+        phrase = TRAILING.sub("", phrase)
+        phrase = LEADING.sub("", phrase)
+    return phrase.strip()
+
+
+def _kind(clause_before: str, unit: str | None, context: str) -> str:
+    """count, percent, change or target for a figure, from the words around it."""
+    if TARGET_WORDS.search(context):
+        return "target"
+    if CHANGE_WORDS.search(clause_before):
+        return "change"
+    if unit in ("%", "个百分点"):
+        return "percent"
+    return "count"
+
+
+def _scale(figure_text: str) -> float:
+    for word, value in (("万亿", 1e12), ("亿", 1e8), ("万", 1e4), ("千", 1e3)):
+        if word in figure_text:
+            return value
+    return 1.0
+
+
+def extract_facts(bulletin: Bulletin, chunks: list[Chunk]) -> list[Fact]:
+    """Every figure written with digits in the bulletin's body and masthead-free text, as facts.
+
+    Args:
+        bulletin: the parsed bulletin.
+        chunks: its chunks (a fact points at the chunk that holds its figure).
+
+    Returns:
+        Facts in text order.
+    """
+    text = bulletin.clean_text
+    facts: list[Fact] = []
+    by_start = sorted(chunks, key=lambda c: c.start)
+    for paragraph in bulletin.paragraphs:
+        if paragraph.kind != "body":
+            continue
+        intro = ""
+        if paragraph.index > 0:
+            previous = bulletin.paragraphs[paragraph.index - 1]
+            line = text[previous.start:previous.end]
+            intro = line[-30:] if line.endswith(("：", ":")) else ""  # "今年发展主要预期目标是："
+        for s_start, s_end in sentence_spans(text, paragraph.start, paragraph.end):
+            sentence = text[s_start:s_end]
+            opening = (intro if s_start == paragraph.start else "") + sentence[:16]
+            last_indicator = ""
+            for c_start, c_end in clause_spans(text, s_start, s_end):
+                clause = text[c_start:c_end]
+                listed = _list_members(clause)
+                for f_start, f_end, figure, value, unit in _merge_ranges(clause, parse_figures(clause)):
+                    if _is_year_or_ordinal(clause, f_start, f_end, unit):
+                        continue
+                    before = clause[:f_start]
+                    indicator = listed.get(f_start) or _indicator(before) or last_indicator
+                    last_indicator = indicator or last_indicator
+                    context = clause[max(f_start - 12, 0):f_end + 4] + " " + (opening if TARGET_WORDS.search(opening) else "")
+                    kind = _kind(before, unit, context)
+                    start = c_start + f_start
+                    chunk = next((c for c in by_start if c.start <= start < c.end), None)
+                    if chunk is None:
+                        continue
+                    facts.append(Fact(
+                        fact_id=hashlib.sha256(f"{chunk.chunk_id}|{start}".encode()).hexdigest()[:16],
+                        indicator=indicator, text=figure, value=float(value), unit=unit, scale=_scale(figure),
+                        kind=kind, period=paragraph.period, series=bulletin.series, issue=bulletin.issue,
+                        date=bulletin.date, file=bulletin.file, chunk_id=chunk.chunk_id, start=start,
+                        end=c_start + f_end, sentence_start=s_start, sentence_end=s_end,
+                    ))
+    return facts
+
+
+def _merge_ranges(clause: str, figures: list) -> list:
+    """'6%－6.5%' and '6.5%－7%' are one target range: one figure whose value is the lower bound."""
+    merged: list = []
+    for figure in figures:
+        if merged and re.fullmatch(r"\s*[－\-~～至到]\s*", clause[merged[-1][1]:figure[0]]):
+            start, _, _, value, unit = merged[-1]
+            merged[-1] = (start, figure[1], clause[start:figure[1]], value, unit or figure[4])
+        else:
+            merged.append(figure)
+    return merged
+
+
+def _is_year_or_ordinal(clause: str, start: int, end: int, unit: str | None) -> bool:
+    """'2024年' as a date, '第二届', '十四五' are not figures of an indicator."""
+    figure = normalise(clause[start:end])
+    if unit == "年" and re.fullmatch(r"(19|20)\d{2}年", figure.replace(" ", "")):
+        return True
+    return clause[max(start - 1, 0):start] == "第"
+
+
+def _list_members(clause: str) -> dict[int, str]:
+    """For 'A、B、C、D党组织覆盖率提升至 92.5%、87%、94%、91%': figure offset → 'A党组织覆盖率', … ."""
+    match = FIGURE_LIST_RE.search(clause)
+    if not match:
+        return {}
+    figures = [m for m in re.finditer(r"\d+(?:\.\d+)?\s*%?", match.group())]
+    head = TRAILING.sub("", clause[:match.start()].rstrip())
+    names = [LEADING.sub("", name) for name in head.split("、")]
+    if len(names) != len(figures) or len(names) < 2:
+        return {}
+    last = names[-1]
+    shared = re.search(r"(党组织覆盖率|覆盖率|比重|比例|增长率|率|占比|人数|数量|增速)$", last)
+    tail = ""
+    if shared:
+        tail = shared.group(1)
+        if last[: -len(tail)].endswith("党组织"):
+            tail = "党组织" + tail
+        names[-1] = last[: -len(tail)]
+    return {match.start() + figure.start(): f"{name}{tail}" for name, figure in zip(names, figures)}
+
+
+# ---------------------------------------------------------------- storage
+COLUMNS = [f.name for f in fields(Fact)]
+
+
+def write_facts(path: Path, facts: list[Fact]) -> None:
+    """Write the fact table as a SQLite file (the caller makes the write atomic)."""
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE facts (fact_id TEXT PRIMARY KEY, indicator TEXT, text TEXT, value REAL, unit TEXT, "
+            "scale REAL, kind TEXT, period TEXT, series TEXT, issue TEXT, date TEXT, file TEXT, chunk_id TEXT, "
+            "start INTEGER, end INTEGER, sentence_start INTEGER, sentence_end INTEGER)"
+        )
+        db.executemany(f"INSERT OR REPLACE INTO facts VALUES ({', '.join('?' * len(COLUMNS))})",
+                       [tuple(asdict(fact).values()) for fact in facts])
+        db.execute("CREATE INDEX facts_by_period ON facts (series, period)")
+    # sqlite3's context manager commits but does not close
+    sqlite3.connect(path).close()
+
+
+def read_facts(path: Path) -> list[Fact]:
+    """Every fact in a fact table file."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM facts ORDER BY file, start").fetchall()
+    finally:
+        db.close()
+    return [Fact(*row) for row in rows]
+
+
+# ---------------------------------------------------------------- matching
+def bigrams(text: str) -> set[str]:
+    text = re.sub(r"\s+", "", normalise(text))
+    return {text[i:i + 2] for i in range(len(text) - 1)} or ({text} if text else set())
+
+
+def indicator_similarity(query: str, indicator: str) -> float:
+    """How well a fact's indicator matches what is asked: 1.0 for containment either way (after synonyms),
+    else the Dice overlap of character bigrams."""
+    if not indicator:
+        return 0.0
+    best = 0.0
+    for form in expand(query).split():
+        if form == indicator:
+            return 1.0
+        if len(form) >= 2 and len(indicator) >= 2 and (form in indicator or indicator in form):
+            # containment counts, but less when the longer phrase says much more (经济增长 ⊂ 对全球经济增长的贡献率)
+            shorter, longer = sorted((len(form), len(indicator)))
+            best = max(best, 0.6 + 0.4 * shorter / longer)
+            continue
+        a, b = bigrams(form), bigrams(indicator)
+        if a and b:
+            best = max(best, 2 * len(a & b) / (len(a) + len(b)))
+    return best
+
+
+def find_facts(facts: list[Fact], query: str, series: str | None = None, year_from: int | None = None,
+               year_to: int | None = None, kinds: tuple[str, ...] | None = None, threshold: float = 0.6) -> list[Fact]:
+    """Facts whose indicator matches the query, within a series and a period range, best match first."""
+    scored = []
+    for fact in facts:
+        if series and fact.series != series:
+            continue
+        if kinds and fact.kind not in kinds:
+            continue
+        if year_from or year_to:
+            if not fact.period or not fact.period.isdigit():
+                continue
+            if year_from and int(fact.period) < year_from or year_to and int(fact.period) > year_to:
+                continue
+        similarity = indicator_similarity(query, fact.indicator)
+        if similarity >= threshold:
+            scored.append((similarity, fact))
+    scored.sort(key=lambda pair: (-pair[0], pair[1].period or "", pair[1].file, pair[1].start))
+    return [fact for _, fact in scored]

@@ -1,0 +1,154 @@
+"""Trend, comparison and target-vs-outcome answers from the fact table: one cited row per period.
+
+"城镇新增就业这几年是多少？", "2023年和2024年的经济增长目标比较", "2024年经济增长目标完成了吗？". Each row is a fact
+of the fact table with its verbatim sentence as the citation; a period with no fact is shown as missing, never
+interpolated; two issues giving different figures for the same indicator and period are shown side by side.
+The one-line summary is computed only from the rows shown.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.facts import Fact, find_facts, indicator_similarity
+from qa.parse import YEAR_RE, to_int
+from qa.tokens import normalise
+
+TREND_CUES = re.compile(r"这几年|近几年|这些年|历年|逐年|每年|各年|分别|趋势|变化|走势|对比|比较|相比|历次|几年来")
+RANGE_RE = re.compile(r"([12]\d{3})\s*年?\s*(?:到|至|-|—|~|～)\s*([12]\d{3})\s*年?")
+COMPLETION_RE = re.compile(r"完成了吗|实现了吗|达到了吗|完成没有|是否完成|是否实现|是否达到|完成情况|达标")
+TARGET_CUES = re.compile(r"目标|预期|计划")
+GROWTH_CUES = re.compile(r"增长|增速|增幅|涨幅|上涨|下降|率")
+FILLER = re.compile(
+    r"[12１２][0-9０-９]{3}\s*年?|到|至|和|与|及|的|是多少|有多少|多少|分别|这几年|近几年|这些年|历年|逐年|每年|各年|"
+    r"趋势|变化|走势|对比|比较|相比|情况|完成了吗|实现了吗|达到了吗|完成没有|是否完成|是否实现|是否达到|完成|预期目标|"
+    r"目标|预期|计划|怎么样|如何|呢|吗|了|[？?！!。，,、\s]"
+)
+RECENT_PERIODS = 6  # "这几年" without years: the latest periods that have the indicator
+
+
+@dataclass(frozen=True)
+class Row:
+    """One period of a table answer. `facts` is empty for a missing period, two or more for a conflict."""
+
+    period: str
+    role: str  # "outcome" | "target"
+    facts: tuple[Fact, ...]
+
+    @property
+    def status(self) -> str:
+        if not self.facts:
+            return "missing"
+        return "conflict" if len({f.value for f in self.facts}) > 1 else "ok"
+
+
+def is_table_question(question: str) -> bool:
+    """Trend, comparison over several years, or target vs outcome."""
+    text = normalise(question)
+    years = {to_int(m.group(1)) for m in YEAR_RE.finditer(text)}
+    return bool(TREND_CUES.search(text) or RANGE_RE.search(text) or COMPLETION_RE.search(text) or len(years) >= 2)
+
+
+def asked_indicator(question: str) -> str:
+    """The indicator words of a table question: '2021到2024年城镇新增就业分别是多少？' → '城镇新增就业'."""
+    return FILLER.sub("", normalise(question)).strip()
+
+
+def asked_periods(question: str, available: list[str]) -> list[str]:
+    """The periods a question asks about: a range, listed years, or the latest ones that have data."""
+    text = normalise(question)
+    span = RANGE_RE.search(text)
+    if span:
+        first, last = sorted((int(span.group(1)), int(span.group(2))))
+        return [str(year) for year in range(first, last + 1)]
+    years = sorted({str(to_int(m.group(1))) for m in YEAR_RE.finditer(text)})
+    if years:
+        return years
+    if not available:
+        return []
+    # The latest years as one unbroken span, so a year without data shows as missing instead of vanishing.
+    last = int(max(available))
+    return [str(year) for year in range(last - RECENT_PERIODS + 1, last + 1)]
+
+
+def _preference(fact: Fact, wants_growth: bool, indicator: str) -> tuple:
+    """Sort key: closest indicator first; a growth question prefers percentages, a level question counts."""
+    unit_fit = (fact.unit in ("%", "个百分点")) == wants_growth
+    return (-round(indicator_similarity(indicator, fact.indicator), 2), not unit_fit, fact.file, fact.start)
+
+
+def _pick(candidates: list[Fact], wants_growth: bool, indicator: str) -> tuple[Fact, ...]:
+    """The fact(s) for one period: the best match; several only when issues disagree (a conflict)."""
+    if not candidates:
+        return ()
+    ranked = sorted(candidates, key=lambda f: _preference(f, wants_growth, indicator))
+    best = ranked[0]
+    key = _preference(best, wants_growth, indicator)[:2]
+    # Same indicator quality and unit from another issue with another value: show both, never merge.
+    rivals = [f for f in ranked[1:] if _preference(f, wants_growth, indicator)[:2] == key
+              and f.issue != best.issue and f.unit == best.unit and f.value != best.value]
+    return (best, *rivals[:1])
+
+
+def build_table(facts: list[Fact], question: str, series: str | None = None) -> tuple[str, list[Row]] | None:
+    """The rows that answer a table question, or None when the fact table has nothing for its indicator."""
+    indicator = asked_indicator(question)
+    if len(indicator) < 2:
+        return None
+    matching = find_facts(facts, indicator, series=series)
+    if not matching:
+        return None
+    text = normalise(question)
+    wants_growth = bool(GROWTH_CUES.search(text)) and not re.search(r"总量|规模|达到多少|多少人|多少万", text)
+    completion = bool(COMPLETION_RE.search(text))
+    wants_target = bool(TARGET_CUES.search(text)) and not completion
+    wanted_kind = (lambda f: f.kind == "target") if wants_target else (lambda f: f.kind != "target")
+    available = sorted({f.period for f in matching if f.period and (completion or wanted_kind(f))})
+    periods = asked_periods(question, available)
+    rows: list[Row] = []
+    for period in periods:
+        in_period = [f for f in matching if f.period == period]
+        targets = [f for f in in_period if f.kind == "target"]
+        outcomes = [f for f in in_period if f.kind != "target"]
+        if completion:
+            rows.append(Row(period, "target", _pick(targets, wants_growth, indicator)))
+            rows.append(Row(period, "outcome", _pick(outcomes, wants_growth, indicator)))
+        elif wants_target:
+            rows.append(Row(period, "target", _pick(targets, wants_growth, indicator)))
+        else:
+            rows.append(Row(period, "outcome", _pick(outcomes, wants_growth, indicator)))
+    if not any(row.facts for row in rows):
+        return None
+    return indicator, rows
+
+
+def summarise(indicator: str, rows: list[Row], qualifier=lambda fact: "") -> str:
+    """One line computed only from the rows shown: the direction from the first to the last figure, or
+    whether the outcome met the target (`qualifier(fact)` gives the words after a figure: 左右, 以上…)."""
+    shown = [row for row in rows if row.status == "ok"]
+    roles = {row.role for row in rows}
+    if roles == {"target", "outcome"} and len(shown) == 2:
+        target, outcome = (next(r for r in shown if r.role == role).facts[0] for role in ("target", "outcome"))
+        wording = target.text + qualifier(target)
+        return f"{outcome.period} 年目标 {wording}，实际 {outcome.text}：{_verdict(target, wording, outcome)}。"
+    if len(shown) < 2:
+        return ""
+    first, last = shown[0].facts[0], shown[-1].facts[0]
+    if first.unit != last.unit:
+        return ""
+    direction = "上升" if last.value > first.value else "下降" if last.value < first.value else "持平"
+    gaps = [row.period for row in rows if row.status == "missing"]
+    note = f"（{'、'.join(gaps)} 年缺数据）" if gaps else ""
+    return f"{indicator}从 {first.text}（{first.period} 年）到 {last.text}（{last.period} 年），总体{direction}{note}。"
+
+
+def _verdict(target: Fact, window: str, outcome: Fact) -> str:
+    """达到 / 未达到 by the target's own wording (以上, 以内, 左右)."""
+    if target.unit != outcome.unit:
+        return "单位不同，无法直接比较"
+    if "以内" in window or "以下" in window:
+        return "达到目标" if outcome.value <= target.value else "未达到目标"
+    if "左右" in window:
+        return "达到目标" if outcome.value >= target.value - 0.5 * max(1.0, target.value / 10) else "低于目标"
+    return "达到目标" if outcome.value >= target.value else "未达到目标"
