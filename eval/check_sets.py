@@ -17,6 +17,12 @@ same sentence. For gov-reports the text is the report the question points at: th
 (or in the history), the report of the next year for "outcome" questions (the review of the year before);
 for "target" questions that year's own report, or the next one when that year's report is missing.
 A "missing-year" question must indeed need a report that is not in the corpus.
+A "trend" question asks for a figure over several years ("2021到2024年城镇新增就业分别是多少？"), compares
+years, or sets a target against its outcome: its report is the one of the FIRST year it names (a year
+followed by 年 or by 到/至/和/与/、/-), chosen as above by its "outcome"/"target" tag, and its source holds
+the first expected entry; every other expected entry must occur in at least one report of the corpus. A
+trend question tagged "gap" must span a year whose report (the next one, for outcomes; either, for
+"target-vs-outcome") is missing.
 
 Sentences are cut after 。！？!? (with closing quotes/brackets) and at the end of a line that ends a
 sentence (。！？；：…”）); any other line break is taken for a page break inside a sentence, so a sentence
@@ -47,6 +53,7 @@ HEADING_RE = re.compile(r"^\s*#{1,6}\s+")
 RULE_RE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
 NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 YEAR_RE = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?=\s*年)")
+SPAN_YEAR_RE = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?=\s*(?:年|[到至和与、~～\-－—]\s*(?:1[89]|20)\d\d))")
 SOURCE_MIN, SOURCE_MAX = 10, 30
 LINE_ENDINGS = tuple("。！？!?；;：:…”’」』）)")  # as qa.parse.PARAGRAPH_ENDINGS
 
@@ -251,6 +258,32 @@ def question_year(row: dict) -> int | None:
     return None
 
 
+def question_years(row: dict) -> list[int]:
+    """Every year a trend question names, in order ("2021到2024年" -> [2021, 2024])."""
+    for text in [row.get("question", "")] + list(reversed(row.get("history") or [])):
+        years = [int(y) for y in SPAN_YEAR_RE.findall(text)]
+        if years:
+            return years
+    return []
+
+
+def check_trend(row: dict, reports: dict[int, Text], report_year: int, index: int, errors: list[str]) -> None:
+    """Trend questions: the first expected entry is in the source sentence, every entry in some report."""
+    where, expected = row["_where"], row["expected"]
+    check_expected({**row, "expected": expected[:1]}, reports[report_year], index, errors)
+    for entry in expected[1:]:
+        alternatives = [normalise(alt) for alt in entry.split("|") if normalise(alt)]
+        if not any(alt in text.flat for alt in alternatives for text in reports.values()):
+            errors.append(f"{where}: expected {entry!r} occurs in no report of the corpus")
+    if "gap" in (row.get("tags") or []):
+        years = question_years(row)
+        # outcomes sit in the next year's report, targets in their own; target-vs-outcome needs both
+        shifts = {0, 1} if "target-vs-outcome" in row["tags"] else {1} if "outcome" in row["tags"] else {0}
+        span = range(min(years), max(years) + 1) if years else range(0)
+        if not any(year + shift not in reports for year in span for shift in shifts):
+            errors.append(f"{where}: tagged 'gap' but every report the span {years} needs is in the corpus")
+
+
 def check_gov(rows: list[dict], reports: dict[int, Text], errors: list[str]) -> None:
     for row in rows:
         where, tags = row["_where"], row.get("tags") or []
@@ -266,7 +299,8 @@ def check_gov(rows: list[dict], reports: dict[int, Text], errors: list[str]) -> 
                 errors.append(f"{where}: a 'missing-year' question should be unanswerable")
     for row in answerable_rows(rows):
         where, tags = row["_where"], row.get("tags") or []
-        year = question_year(row)
+        trend = "trend" in tags
+        year = (question_years(row) or [None])[0] if trend else question_year(row)
         if year is None:
             errors.append(f"{where}: no year in the question or its history; cannot tell which report")
             continue
@@ -281,7 +315,9 @@ def check_gov(rows: list[dict], reports: dict[int, Text], errors: list[str]) -> 
             errors.append(f"{where}: needs the {'/'.join(map(str, candidates))} report, which is not in the corpus")
             continue
         index = check_source(row, reports[report_year], errors)
-        if index is not None:
+        if index is not None and trend:
+            check_trend(row, reports, report_year, index, errors)
+        elif index is not None:
             check_expected(row, reports[report_year], index, errors)
 
 

@@ -785,14 +785,21 @@ def resolve_list_member(question: Question, clause: str, coverage) -> tuple[str,
     return f"{names[best].strip()}{tail}", figures[best]
 
 
+def unsupported_figures(answer: Answer) -> list[str]:
+    """Numbers in an answer that none of its quotes holds. Allowed besides the quotes: the result of a shown
+    computation ('29 − 16 = 13') and a table row's period label ('2023 年', from the row's citation)."""
+    if answer.abstained:
+        return []
+    computed = re.findall(r"=\s*(\d+(?:\.\d+)?)", answer.answer)
+    computed += [row["period"] for row in answer.table]
+    return check_figures(answer.answer, [c.quote for c in answer.citations], computed)
+
+
 def guard(answer: Answer) -> Answer:
     """Downgrade an answer whose numbers are not all in its quotes to an abstention (the product's promise)."""
     if answer.abstained:
         return answer
-    computed = re.findall(r"=\s*(\d+(?:\.\d+)?)", answer.answer)
-    # A table's period labels (2023 年) come from the issue and section a row cites, not from its quote.
-    computed += [row["period"] for row in answer.table]
-    unsupported = check_figures(answer.answer, [c.quote for c in answer.citations], computed)
+    unsupported = unsupported_figures(answer)
     if unsupported:
         return Answer(answer.question, "公报中未找到能可靠支持这个答案的原文，暂不作答。", True,
                       related=answer.citations, effective_question=answer.effective_question,

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.answer import Assistant, check_figures, resolve_follow_up
+from qa.answer import Assistant, resolve_follow_up, unsupported_figures
 from qa.errors import BulletinQAError
 from qa.retrieve import retrieve
 from qa.tokens import normalise
@@ -152,8 +152,7 @@ def evaluate_item(assistant: Assistant, item: QAItem, method: str, depth: int = 
     data = answer.to_json()
     answer_ok = (not answer.abstained) and all(expected_found(e, answer.answer) for e in item.expected)
     citation_ok = bool(item.source) and bool(answer.citations) and squash(item.source) in squash(answer.citations[0].quote)
-    computed = re.findall(r"=\s*(\d+(?:\.\d+)?)", answer.answer)
-    unsupported = [] if answer.abstained else check_figures(answer.answer, [c.quote for c in answer.citations], computed)
+    unsupported = unsupported_figures(answer)
     return ItemResult(item, data, source_rank, answer_ok, citation_ok, unsupported, seconds)
 
 

@@ -20,7 +20,7 @@ from qa.parse import Bulletin
 from qa.synonyms import expand
 from qa.tokens import normalise
 
-FACTS_VERSION = 1
+FACTS_VERSION = 3
 KINDS = ("count", "percent", "change", "target")
 
 TARGET_WORDS = re.compile(r"左右|以上|以内|预期目标|主要目标|目标|控制在|拟按|力争|预期|计划")
@@ -107,9 +107,12 @@ def extract_facts(bulletin: Bulletin, chunks: list[Chunk]) -> list[Fact]:
             previous = bulletin.paragraphs[paragraph.index - 1]
             line = text[previous.start:previous.end]
             intro = line[-30:] if line.endswith(("：", ":")) else ""  # "今年发展主要预期目标是："
+        period = paragraph.period
         for s_start, s_end in sentence_spans(text, paragraph.start, paragraph.end):
             sentence = text[s_start:s_end]
             opening = (intro if s_start == paragraph.start else "") + sentence[:16]
+            period = sentence_period(sentence, bulletin.year, period)
+            own_period = None if MULTI_YEAR.search(sentence) else period
             last_indicator = ""
             for c_start, c_end in clause_spans(text, s_start, s_end):
                 clause = text[c_start:c_end]
@@ -129,7 +132,7 @@ def extract_facts(bulletin: Bulletin, chunks: list[Chunk]) -> list[Fact]:
                     facts.append(Fact(
                         fact_id=hashlib.sha256(f"{chunk.chunk_id}|{start}".encode()).hexdigest()[:16],
                         indicator=indicator, text=figure, value=float(value), unit=unit, scale=_scale(figure),
-                        kind=kind, period=paragraph.period, series=bulletin.series, issue=bulletin.issue,
+                        kind=kind, period=own_period, series=bulletin.series, issue=bulletin.issue,
                         date=bulletin.date, file=bulletin.file, chunk_id=chunk.chunk_id, start=start,
                         end=c_start + f_end, sentence_start=s_start, sentence_end=s_end,
                     ))
@@ -146,6 +149,25 @@ def _merge_ranges(clause: str, figures: list) -> list:
         else:
             merged.append(figure)
     return merged
+
+
+MULTI_YEAR = re.compile(r"五年|三年来|十年|年均|“十[一二三四五]五”时期|以来累计|期间累计")
+
+
+def sentence_period(sentence: str, year: int | None, current: str | None) -> str | None:
+    """The year a sentence speaks about, carried on from the sentences before it: '过去一年，…' → year-1 until
+    '今年…' → year. A sentence that opens with its own year ('2011年，是…') speaks about that year."""
+    head = re.split(r"[，,：:]", sentence, maxsplit=1)[0]
+    explicit = re.match(r"^\s*([12][0-9]{3})年", normalise(head))
+    if explicit:
+        return explicit.group(1)
+    if year is None:
+        return current
+    if re.search(r"过去一年|去年|一年来|上一年", head):
+        return str(year - 1)
+    if re.search(r"今年|本年", head):
+        return str(year)
+    return current
 
 
 def _is_year_or_ordinal(clause: str, start: int, end: int, unit: str | None) -> bool:

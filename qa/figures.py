@@ -21,8 +21,35 @@ CN_FIGURE_RE = re.compile(r"[两二三四五六七八九十百千]+(?=大|个|�
 SCALES = {"千": 1e3, "万": 1e4, "亿": 1e8, "万亿": 1e12}
 
 
+# 百分之十一点八; a range such as 百分之八至九 is one figure whose value is its lower bound.
+CN_PERCENT_RE = re.compile(r"百分之([零〇一二两三四五六七八九十百]+)(?:点([零〇一二三四五六七八九]+))?(?:至[零〇一二两三四五六七八九十百点]+)?")
+CN_DECIMALS = {"零": "0", "〇": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7",
+               "八": "8", "九": "9"}
+
+
+def parse_cn_percents(text: str) -> list[tuple[int, int, str, float, str]]:
+    """Percentages written in Chinese numerals, as older reports do: 百分之十一点八 → 11.8 %."""
+    from qa.tokens import chinese_numeral_value
+
+    found = []
+    for match in CN_PERCENT_RE.finditer(text):
+        whole = chinese_numeral_value(match.group(1))
+        if whole is None:
+            continue
+        decimals = "".join(CN_DECIMALS[ch] for ch in match.group(2) or "")
+        value = float(f"{whole}.{decimals}") if decimals else float(whole)
+        found.append((match.start(), match.end(), match.group(), value, "%"))
+    return found
+
+
 def parse_figures(text: str) -> list[tuple[int, int, str, float | None, str | None]]:
-    """Figures in a piece of text: (start, end, text, value, unit)."""
+    """Figures in a piece of text, in order: (start, end, text, value, unit). Digits, and percentages
+    written in Chinese numerals (百分之十一点八)."""
+    return sorted(_digit_figures(text) + parse_cn_percents(text))
+
+
+def _digit_figures(text: str) -> list[tuple[int, int, str, float | None, str | None]]:
+    """Figures written with digits."""
     found = []
     for match in FIGURE_RE.finditer(text):
         number = match.group("num")

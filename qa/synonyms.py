@@ -9,8 +9,9 @@ from __future__ import annotations
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "gdp": ("国内生产总值",),
-    "经济增长": ("国内生产总值增长",),
-    "经济增速": ("国内生产总值增长",),
+    # Reports before 1993 headline 国民生产总值 (GNP) where later ones write 国内生产总值 (GDP).
+    "经济增长": ("国内生产总值增长", "国民生产总值增长"),
+    "经济增速": ("国内生产总值增长", "国民生产总值增长"),
     "经济总量": ("国内生产总值",),
     "cpi": ("居民消费价格", "物价"),
     "物价": ("居民消费价格",),

@@ -17,11 +17,12 @@ from qa.tokens import normalise
 
 TREND_CUES = re.compile(r"这几年|近几年|这些年|历年|逐年|每年|各年|分别|趋势|变化|走势|对比|比较|相比|历次|几年来")
 RANGE_RE = re.compile(r"([12]\d{3})\s*年?\s*(?:到|至|-|—|~|～)\s*([12]\d{3})\s*年?")
-COMPLETION_RE = re.compile(r"完成了吗|实现了吗|达到了吗|完成没有|是否完成|是否实现|是否达到|完成情况|达标")
-TARGET_CUES = re.compile(r"目标|预期|计划")
+COMPLETION_RE = re.compile(r"完成了吗|实现了吗|达到了吗|完成没有|是否完成|是否实现|是否达到|完成情况|达标|目标.*实际|实际.*目标")
+TARGET_CUES = re.compile(r"目标|预期|计划|安排|拟")
 GROWTH_CUES = re.compile(r"增长|增速|增幅|涨幅|上涨|下降|率")
 FILLER = re.compile(
-    r"[12１２][0-9０-９]{3}\s*年?|到|至|和|与|及|的|是多少|有多少|多少|分别|这几年|近几年|这些年|历年|逐年|每年|各年|"
+    r"[12１２][0-9０-９]{3}\s*年?|到|至|和|与|及|的|是多少|有多少|多少[万亿]?[人个家元件条项名次户台辆吨斤亩]?|分别|"
+    r"这几年|近几年|这些年|历年|逐年|每年|各年|各是|各为|有什么|什么|怎样|实际|控制|调控|安排|"
     r"趋势|变化|走势|对比|比较|相比|情况|完成了吗|实现了吗|达到了吗|完成没有|是否完成|是否实现|是否达到|完成|预期目标|"
     r"目标|预期|计划|怎么样|如何|呢|吗|了|[？?！!。，,、\s]"
 )
@@ -104,6 +105,10 @@ def build_table(facts: list[Fact], question: str, series: str | None = None) -> 
     completion = bool(COMPLETION_RE.search(text))
     wants_target = bool(TARGET_CUES.search(text)) and not completion
     wanted_kind = (lambda f: f.kind == "target") if wants_target else (lambda f: f.kind != "target")
+    if not completion and not any(wanted_kind(f) for f in matching):
+        # An indicator that only ever appears as a plan (赤字率拟按…安排) is compared as planned.
+        wants_target = not wants_target
+        wanted_kind = (lambda f: f.kind == "target") if wants_target else (lambda f: f.kind != "target")
     available = sorted({f.period for f in matching if f.period and (completion or wanted_kind(f))})
     periods = asked_periods(question, available)
     rows: list[Row] = []
