@@ -1,4 +1,5 @@
-"""Bulletin QA chat: a Gradio UI over the `qa` library — cited answers, sources, filters, adding bulletins.
+"""Bulletin QA chat: a Gradio UI over the `qa` library — cited answers, sources, filters, adding bulletins,
+and for a trend or target-vs-outcome question a cited table with a small chart of the rows it shows.
 
 The UI only wires widgets to `qa.answer.Assistant` (ask, add_files, status); it holds no retrieval, parsing
 or answering logic. Everything taken from a bulletin or typed by a user is escaped before it reaches a
@@ -6,10 +7,12 @@ Markdown or HTML component, so text such as `<script>` is shown, never run.
 """
 
 import argparse
+import math
 import os
 import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,8 +40,17 @@ EXAMPLES = [
     "社会组织党组织覆盖率是多少？",
     "哪个合唱团代表我省参加了全国合唱展演？",
     "全区建成多少个充电桩？",
+    "2021到2024年城镇新增就业分别是多少？",
 ]
 RELATED_HEADING = "相关内容（不是答案）"
+MISSING = "缺（公报中没有这一年的数据）"
+CONFLICT = "两期公报说法不同"
+ROLE_WORDS = {"target": "目标", "outcome": "实际"}
+ROW_LINE_RE = re.compile(r"^\d{4} 年(?:目标)?：")  # a row line of a table answer's text, not its summary
+PLAIN_UNITS = ("%", "个百分点", "‰")  # units charted as written, never scaled by 万/亿
+SCALES = ((1e12, "万亿"), (1e8, "亿"), (1e4, "万"))
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+             "Microsoft YaHei", "SimHei", "PingFang SC", "Noto Serif CJK SC")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 STREAM_STEPS = 6  # the answer text appears in this many steps before the quotes and citations
 STREAM_PAUSE = 0.03  # seconds between steps
@@ -62,6 +74,11 @@ CSS = """
 #sources .label { font-size: 0.85em; color: var(--body-text-color-subdued); }
 #sources .not-answer { color: #b45309; font-weight: 600; }
 #upload-message .error { color: #b91c1c; }
+#chat table { font-size: 0.92em; }
+#chat table :is(th, td):is(:nth-child(1), :nth-child(3), :nth-child(4)) { white-space: nowrap; }
+#chat .missing { color: #b45309; font-weight: 600; }
+#chat .conflict { color: #b91c1c; font-weight: 600; }
+#trend-note { font-size: 0.85em; color: var(--body-text-color-subdued); }
 """
 
 
@@ -81,17 +98,24 @@ def esc_lines(text: str) -> str:
 
 
 # ----- rendering one answer -----
-def chip(citation: Citation) -> str:
-    """A short citation chip: series · 第N期 · date · section."""
+def chip(citation: Citation, brief: bool = False) -> str:
+    """A short citation chip: series · 第N期 · date · section (brief, for a table cell: series · 第N期)."""
     parts = [citation.series, format_issue(citation.issue), citation.date,
              shorten(citation.section.rstrip("。"), 14) if citation.section else None]
+    if brief and citation.issue:
+        parts = parts[:2]
     return f'<span class="cite-chip">{esc(" · ".join(p for p in parts if p))}</span>'
 
 
 def emphasise(answer: Answer) -> str:
     """The answer text, escaped, with each figure it shows in bold."""
-    text, spans = answer.answer, []
-    for figure in answer.figures:
+    return bold_figures(answer.answer, answer.figures)
+
+
+def bold_figures(text: str, figures) -> str:
+    """Text, escaped, with each of the figures (`Figure`s) found in it in bold."""
+    spans = []
+    for figure in figures:
         at = text.find(figure.text)
         while at != -1 and any(s < at + len(figure.text) and at < e for s, e in spans):
             at = text.find(figure.text, at + 1)
@@ -113,7 +137,7 @@ def render_answer(answer: Answer) -> str:
             lines += ["", f"<strong>{esc(RELATED_HEADING)}</strong>", ""]
             lines += [f"- “{esc(shorten_quote(c.quote))}” {chip(c)}" for c in answer.related]
         return "\n".join(lines)
-    lines = [emphasise(answer)]
+    lines = table_lines(answer) if answer.table else [emphasise(answer)]
     if answer.effective_question:
         lines.append(f'<span class="abstain">（理解为：{esc(answer.effective_question)}）</span>')
     for citation in answer.citations:
@@ -125,7 +149,172 @@ def render_answer(answer: Answer) -> str:
 def partial_answer(answer: Answer, step: int) -> str:
     """The first step/STREAM_STEPS of the answer text, escaped (what the stream shows so far)."""
     size = max(1, len(answer.answer) * step // STREAM_STEPS)
-    return f"{esc(answer.answer[:size])} ▍"
+    return f"{esc_lines(answer.answer[:size])} ▍"
+
+
+# ----- a table answer: one row per period, then the summary; and its chart -----
+def table_summary(answer: Answer) -> str | None:
+    """The one-line summary of a table answer: its text's last line when that is not a row line."""
+    lines = answer.answer.splitlines()
+    return lines[-1] if len(lines) > 1 and not ROW_LINE_RE.match(lines[-1]) else None
+
+
+def table_lines(answer: Answer) -> list[str]:
+    """A table answer as a Markdown table (年份, 指标, 数值, 说明, 出处), every cell escaped; then its summary.
+
+    A missing period is marked 缺; a conflict period is one row with both values side by side, both cited.
+    """
+    both_roles = len({row["role"] for row in answer.table}) > 1
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in answer.table:
+        groups.setdefault((row["period"], row["role"]), []).append(row)
+    lines = ["| 年份 | 指标 | 数值 | 说明 | 出处 |", "| --- | --- | --- | --- | --- |"]
+    for (period, role), rows in groups.items():
+        role_word = ROLE_WORDS.get(role, role)
+        shown = [row for row in rows if row["status"] != "missing"]
+        if not shown:
+            note = f'<span class="missing">{esc(MISSING)}</span>'
+            cells = ["—", '<span class="missing">缺</span>', f"{esc(role_word)}：{note}" if both_roles else note, "—"]
+        else:
+            indicators = list(dict.fromkeys(row["indicator"] or "—" for row in shown))
+            values = [f"<strong>{esc(row['text'])}</strong>{esc(qualifier(answer, row))}" for row in shown]
+            cited = [chip(answer.citations[row["citation"]], brief=True) for row in shown
+                     if row["citation"] is not None and 0 <= row["citation"] < len(answer.citations)]
+            if any(row["status"] == "conflict" for row in shown):
+                note = f'<span class="conflict">{esc(CONFLICT)}</span>'
+                note = f"{esc(role_word)}：{note}" if both_roles else note
+            else:
+                note = esc(role_word)
+            cells = [" / ".join(esc(i) for i in indicators), " / ".join(values), note, " ".join(cited) or "—"]
+        lines.append("| " + " | ".join([esc(period)] + cells) + " |")
+    summary = table_summary(answer)
+    if summary:
+        lines += ["", bold_figures(summary, answer.figures)]
+    return lines
+
+
+def qualifier(answer: Answer, row: dict) -> str:
+    """左右/以上/以内/以下 as the answer's row line writes it after a row's figure ('5%左右（国内生产总值）')."""
+    label = f"{row['period']} 年{'目标' if row['role'] == 'target' else ''}："
+    for line in answer.answer.splitlines():
+        if line.startswith(label):
+            found = re.search(re.escape(row["text"]) + r"(左右|以上|以内|以下)（", line)
+            return found.group(1) if found else ""
+    return ""
+
+
+def chart_font() -> str | None:
+    """A font with Chinese glyphs for the chart's labels, or None (then the chart's labels are in English)."""
+    from matplotlib import font_manager
+
+    names = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in names), None)
+
+
+def chart_points(answer: Answer) -> tuple[list[dict], str | None, str]:
+    """The numeric rows a chart of a table answer draws (all of one unit, the majority), that unit, and a note.
+
+    Only rows the answer shows are drawn: a missing period has no point and nothing is interpolated.
+    """
+    numeric = [row for row in answer.table if row["status"] != "missing" and isinstance(row["value"], (int, float))
+               and math.isfinite(row["value"])]
+    if not numeric:
+        return [], None, ""
+    units = Counter(row["unit"] for row in numeric)
+    unit = max(units, key=lambda u: (units[u], -next(i for i, r in enumerate(numeric) if r["unit"] == u)))
+    kept = [row for row in numeric if row["unit"] == unit]
+    note = ""
+    if len(kept) < len(numeric):
+        others = "、".join(f"“{u or '无单位'}”" for u in units if u != unit)
+        note = f"各行单位不同：图中只画单位为“{unit or '无单位'}”的 {len(kept)} 行，单位为{others}的行未画。"
+    return kept, unit, note
+
+
+def chart_scale(values: list[float], unit: str | None) -> tuple[float, str]:
+    """The divisor and word (万, 亿, 万亿) that keep the chart's numbers short."""
+    if unit in PLAIN_UNITS or not values:
+        return 1.0, ""
+    smallest = min(abs(v) for v in values)
+    return next(((size, word) for size, word in SCALES if smallest >= size), (1.0, ""))
+
+
+def trend_chart(answer: Answer):
+    """A small matplotlib figure of a table answer (or None): a line over the periods, or bars for two periods
+    or target vs outcome. A conflict period shows both figures; a missing period is a gap.
+
+    Returns:
+        (figure, note): the figure and an escaped HTML note (what is drawn, in what unit).
+    """
+    points, unit, unit_note = chart_points(answer)
+    if not points:
+        return None, ""
+    from matplotlib.figure import Figure
+
+    periods = list(dict.fromkeys(row["period"] for row in answer.table))
+    roles = {row["role"] for row in answer.table}
+    bars = len(periods) <= 2 or roles == {"target", "outcome"}
+    size, word = chart_scale([row["value"] for row in points], unit)
+    font = chart_font()
+    words = ({"target": "目标", "outcome": "实际", "other": "另一期公报的说法"} if font
+             else {"target": "target", "outcome": "outcome", "other": "other issue"})
+    series: dict[str, dict[str, float]] = {}  # series → period → value
+    for row in points:
+        name = "other" if row["period"] in series.get(row["role"], {}) else row["role"]
+        series.setdefault(name, {})[row["period"]] = row["value"] / size
+    order = [name for name in ("target", "outcome", "other") if name in series]
+    colours = {"target": "#94a3b8", "outcome": "#2563eb", "other": "#dc2626"}
+
+    figure = Figure(figsize=(4.8, 2.5), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    positions = range(len(periods))
+    if bars:
+        width = 0.8 / len(order)
+        for n, name in enumerate(order):
+            xs = [i - 0.4 + width * (n + 0.5) for i, p in enumerate(periods) if p in series[name]]
+            ys = [series[name][p] for p in periods if p in series[name]]
+            drawn = axes.bar(xs, ys, width * 0.9, color=colours[name], label=words[name])
+            axes.bar_label(drawn, fmt="%g", fontsize=8, padding=2)
+        values = [v for drawn in series.values() for v in drawn.values()]
+        low, high = min(0.0, min(values) * 1.35), max(0.0, max(values) * 1.35)
+        axes.set_ylim(low, high if high > low else low + 1)
+    else:
+        for name in order:
+            ys = [series[name].get(p, math.nan) for p in periods]  # NaN: a gap, never a line across
+            axes.plot(positions, ys, marker="o" if name != "other" else "X", markersize=5 if name != "other" else 7,
+                      linestyle="-" if name != "other" else "none", color=colours[name], label=words[name])
+        axes.margins(y=0.25)
+    missing = [p for p in periods if not any(p in drawn for drawn in series.values())]
+    for i, period in enumerate(periods):
+        if period in missing:  # the gap is labelled, not filled
+            axes.annotate("缺" if font else "n/a", (i, 0), xycoords=("data", "axes fraction"), xytext=(0, 6),
+                          textcoords="offset points", ha="center", fontsize=8, color="#b45309",
+                          fontfamily=font or "sans-serif")
+    extra = 0.5 if len(periods) == 1 else 0.0
+    axes.set_xlim(-0.5 - extra, len(periods) - 0.5 + extra)
+    axes.set_xticks(list(positions), list(periods))
+    axes.tick_params(labelsize=8)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.grid(axis="y", alpha=0.3)
+    if len(order) > 1:
+        axes.legend(fontsize=7, frameon=False, prop={"family": font, "size": 7} if font else {"size": 7})
+    if font:
+        axes.set_ylabel(f"{word}{unit or ''}", fontsize=8, fontfamily=font)
+        for label in axes.get_xticklabels() + axes.get_yticklabels():
+            label.set_fontfamily(font)
+    parts = [f"{indicator_of(answer)}（单位：{word}{unit or ''}）" if (word or unit) else indicator_of(answer),
+             "柱状图" if bars else "折线图"]
+    if missing:
+        parts.append(f"{'、'.join(missing)} 年缺数据，图中留空")
+    if "other" in series:
+        parts.append("两期公报说法不同的年份画出两个点")
+    note = "；".join(part for part in parts if part) + "。" + unit_note
+    return figure, f"<p>{esc(note)}</p>"
+
+
+def indicator_of(answer: Answer) -> str:
+    """The indicator a table answer is about (the most common one among its rows)."""
+    found = Counter(row["indicator"] for row in answer.table if row.get("indicator"))
+    return found.most_common(1)[0][0] if found else ""
 
 
 # ----- the sources panel -----
@@ -142,20 +331,32 @@ def paragraph_html(bulletin, start: int, end: int) -> str:
     return "".join(blocks) or f"<p><mark>{esc_lines(text[start:end])}</mark></p>"
 
 
-def source_html(assistant: Assistant, citation: Citation) -> str:
-    """One citation in the sources panel: where it sits, then its full paragraph with the quote marked."""
+def source_html(assistant: Assistant, citation: Citation, row: str = "") -> str:
+    """One citation in the sources panel: where it sits (and which table row it backs), then its full
+    paragraph with the quote marked."""
     bulletin = assistant.index.bulletins.get(citation.file)
     body = (paragraph_html(bulletin, citation.start, citation.end) if bulletin is not None
             else f"<p><mark>{esc_lines(citation.quote)}</mark></p>")
-    return (f'<div class="source"><div class="label">{esc(citation.label)}'
+    row = f"<strong>{esc(row)}</strong> " if row else ""
+    return (f'<div class="source"><div class="label">{row}{esc(citation.label)}'
             f'（文件：{esc(citation.file)}）</div>{body}</div>')
+
+
+def row_labels(answer: Answer) -> dict[int, str]:
+    """For a table answer: citation index → the row it backs, e.g. '2021 年 · 实际：1269万人'."""
+    labels: dict[int, str] = {}
+    for row in answer.table:
+        if row["citation"] is not None:
+            labels[row["citation"]] = f"{row['period']} 年 · {ROLE_WORDS.get(row['role'], row['role'])}：{row['text']}"
+    return labels
 
 
 def sources_html(assistant: Assistant, answer: Answer) -> str:
     """The sources panel for one answer (related passages are labelled as not being an answer)."""
     head = f"<p><strong>问题：</strong>{esc(answer.question)}</p>"
     if answer.citations:
-        return head + "".join(source_html(assistant, c) for c in answer.citations)
+        rows = row_labels(answer)
+        return head + "".join(source_html(assistant, c, rows.get(i, "")) for i, c in enumerate(answer.citations))
     if answer.related:
         note = f'<p class="not-answer">{esc(RELATED_HEADING)}</p>'
         return head + note + "".join(source_html(assistant, c) for c in answer.related)
@@ -239,35 +440,50 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
             raise gr.Error(str(error)) from None
         return assistant.ask(question, history=[str(h) for h in history or []], filters=filters, k=k).to_json()
 
-    def respond(question, messages, questions, sources, series, issue, date_from, date_to, department):
-        """Chat turn: show the question at once, stream the answer, then its quotes, citations and sources."""
+    def chart(answer: Answer | None) -> tuple:
+        """The trend box's updates for an answer: shown with its chart for a table answer, else hidden."""
+        figure, note = trend_chart(answer) if answer is not None else (None, "")
+        if figure is None:
+            return gr.Column(visible=False), None, ""
+        return gr.Column(visible=True), figure, note
+
+    def respond(question, messages, questions, sources, tables, series, issue, date_from, date_to, department):
+        """Chat turn: show the question at once, stream the answer, then its quotes, citations and sources
+        (and, for a trend or comparison, its chart)."""
         question = (question or "").strip()
+        keep = (gr.skip(),) * 3  # the trend box stays as it is until the answer is there
         if not question:
-            yield gr.skip(), messages, messages, questions, sources, gr.skip()
+            yield gr.skip(), messages, messages, questions, sources, tables, gr.skip(), *keep
             return
         messages = messages + [{"role": "user", "content": esc_lines(question)}]
         # Clear the box only now: later yields skip it, so typing the next question while this one streams is kept.
-        yield "", messages + [{"role": "assistant", "content": WORKING}], messages, questions, sources, gr.skip()
+        yield ("", messages + [{"role": "assistant", "content": WORKING}], messages, questions, sources, tables,
+               gr.skip(), *keep)
         try:
             filters = make_filters(series, issue, date_from, date_to, department)
             answer = assistant.ask(question, history=list(questions), filters=filters, k=k)
         except (ValueError, BulletinQAError) as error:
             messages = messages + [{"role": "assistant", "content": esc(f"出错了：{error}")}]
-            yield gr.skip(), messages, messages, questions, sources + [None, None], gr.skip()
+            yield (gr.skip(), messages, messages, questions, sources + [None, None], tables + [None, None],
+                   gr.skip(), *chart(None))
             return
         for step in range(1, STREAM_STEPS):
             shown = messages + [{"role": "assistant", "content": partial_answer(answer, step)}]
-            yield gr.skip(), shown, messages, questions, sources, gr.skip()
+            yield gr.skip(), shown, messages, questions, sources, tables, gr.skip(), *keep
             time.sleep(STREAM_PAUSE)
         panel = sources_html(assistant, answer)
         messages = messages + [{"role": "assistant", "content": render_answer(answer)}]
-        yield gr.skip(), messages, messages, questions + [question], sources + [None, panel], panel
+        table = answer if answer.table else None
+        yield (gr.skip(), messages, messages, questions + [question], sources + [None, panel], tables + [None, table],
+               panel, *chart(answer))
 
-    def select_message(sources, event: gr.SelectData):
-        """Clicking an answer shows its sources."""
+    def select_message(sources, tables, event: gr.SelectData):
+        """Clicking an answer shows its sources (and its chart, or none)."""
         index = event.index if isinstance(event.index, int) else event.index[0]
         panel = sources[index] if 0 <= index < len(sources) else None
-        return panel if panel else gr.skip()
+        if not panel:
+            return gr.skip(), *(gr.skip(),) * 3
+        return panel, *chart(tables[index] if index < len(tables) else None)
 
     def refresh():
         """On page load: the current status and series (the index may have grown since the app was built)."""
@@ -275,7 +491,7 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
 
     def clear():
         """Forget the conversation."""
-        return [], [], [], [], EMPTY_SOURCES
+        return [], [], [], [], [], EMPTY_SOURCES, *chart(None)
 
     def add_bulletins(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (how gradio injects progress)
         """Add uploaded bulletins through the library; report each file; refresh status and series."""
@@ -293,6 +509,7 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
         messages = gr.State([])  # what the chat shows, as {"role", "content"} dicts (already escaped)
         questions = gr.State([])  # earlier user questions, raw: the history for follow-ups
         sources = gr.State([])  # per chat message: its sources panel (None for questions)
+        tables = gr.State([])  # per chat message: its Answer when that is a table answer (for its chart), else None
         gr.Markdown("## 公报问答\n只从已收录的公报中摘录原文作答，每个答案都附引文和出处；找不到就直说。")
         with gr.Row():
             with gr.Column(scale=3):
@@ -308,6 +525,10 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
                 gr.Examples(EXAMPLES, inputs=[question], label="示例问题")
                 reset = gr.Button("清空对话", size="sm", elem_id="clear")
             with gr.Column(scale=2):
+                with gr.Column(visible=False, elem_id="trend") as trend:
+                    gr.Markdown("### 趋势图")
+                    trend_plot = gr.Plot(format="png", show_label=False, elem_id="trend-chart")
+                    trend_note = gr.HTML("", elem_id="trend-note", js_on_load=None)
                 gr.Markdown("### 出处")
                 panel = gr.HTML(EMPTY_SOURCES, elem_id="sources", js_on_load=None, container=True,
                                 padding=True, max_height=640)
@@ -326,12 +547,14 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
                     upload_result = gr.HTML("", elem_id="upload-message", js_on_load=None)
                 status = gr.HTML(f"<p>{STATUS_LOADING}</p>", elem_id="status", js_on_load=None)
 
-        ask_inputs = [question, messages, questions, sources, series, issue, date_from, date_to, department]
-        ask_outputs = [question, chatbot, messages, questions, sources, panel]
+        trend_outputs = [trend, trend_plot, trend_note]
+        ask_inputs = [question, messages, questions, sources, tables, series, issue, date_from, date_to, department]
+        ask_outputs = [question, chatbot, messages, questions, sources, tables, panel, *trend_outputs]
         for trigger in (question.submit, send.click):
             trigger(respond, ask_inputs, ask_outputs, api_visibility="private", concurrency_limit=4)
-        chatbot.select(select_message, [sources], [panel], api_visibility="private")
-        reset.click(clear, None, [chatbot, messages, questions, sources, panel], api_visibility="private")
+        chatbot.select(select_message, [sources, tables], [panel, *trend_outputs], api_visibility="private")
+        reset.click(clear, None, [chatbot, messages, questions, sources, tables, panel, *trend_outputs],
+                    api_visibility="private")
         add.click(add_bulletins, [files], [upload_result, status, series, files], api_visibility="private")
         demo.load(refresh, None, [status, series], api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=4)

@@ -8,11 +8,13 @@ questions as text, never as HTML.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,9 @@ from qa.answer import Answer, Assistant, Citation, Figure, Filters
 from qa.settings import default_for
 
 BULLETIN = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
+REPORTS = [ROOT / "corpus" / "gov-work-reports" / f"gov-work-report-{year}.md" for year in range(2021, 2026)]
+TREND_QUESTIONS = ["2021到2024年城镇新增就业分别是多少？", "2019到2021年城镇新增就业分别是多少？",
+                   "2024年经济增长目标完成了吗？"]
 QUESTIONS = [
     "全区社会工作者持证人数是多少？",  # a figure
     "社会组织党组织覆盖率是多少？",  # one member of a list
@@ -40,13 +45,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """The app over a one-bulletin corpus with the fake embedder, served on a free port: (url, assistant, dirs)."""
-    root = tmp_path_factory.mktemp("app-api")
+@contextmanager
+def serving(root: Path, *files: Path):
+    """The app over a corpus of these files with the fake embedder, served on a free port: (url, assistant, dirs)."""
     corpus, index = root / "corpus", root / "index"
     corpus.mkdir()
-    shutil.copy(BULLETIN, corpus)
+    for file in files:
+        shutil.copy(file, corpus)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BULLETIN_QA_MODEL", "fake-hash")
         assistant = Assistant.open(index, model=default_for("model"), corpus_dir=corpus, progress=False)
@@ -59,11 +64,43 @@ def served(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The app over a one-bulletin corpus (the seed issue)."""
+    with serving(tmp_path_factory.mktemp("app-api"), BULLETIN) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def trend_served(tmp_path_factory):
+    """The app over the seed issue and five 政府工作报告 (2021–2025), for trend and target questions."""
+    with serving(tmp_path_factory.mktemp("app-api-trend"), BULLETIN, *REPORTS) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def client(served):
     """A gradio_client connected to the served app."""
     from gradio_client import Client
 
     return Client(served[0], verbose=False)
+
+
+@pytest.fixture(scope="module")
+def trend_client(trend_served):
+    """A gradio_client connected to the app over the reports."""
+    from gradio_client import Client
+
+    return Client(trend_served[0], verbose=False)
+
+
+def cli_json(question: str, corpus: Path, index: Path) -> dict:
+    """What `bulletin-qa ask --json` prints for a question over this corpus and index."""
+    env = {**os.environ, "BULLETIN_QA_MODEL": "fake-hash", "PYTHONPATH": str(ROOT)}
+    printed = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "ask", "--json", "--index", str(index), "--corpus", str(corpus),
+         "--model", "fake-hash", question],
+        capture_output=True, text=True, encoding="utf-8", env=env, cwd=ROOT, timeout=60, check=True).stdout
+    return json.loads(printed)
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=["figure", "list-member", "name", "abstention"])
@@ -76,14 +113,28 @@ def test_ask_endpoint_returns_the_answer_json(served, client, question):
 def test_ask_endpoint_matches_the_cli(served, client):
     _, _, corpus, index = served
     question = QUESTIONS[0]
-    env = {**os.environ, "BULLETIN_QA_MODEL": "fake-hash", "PYTHONPATH": str(ROOT)}
-    printed = subprocess.run(
-        [sys.executable, "-m", "qa.cli", "ask", "--json", "--index", str(index), "--corpus", str(corpus),
-         "--model", "fake-hash", question],
-        capture_output=True, text=True, encoding="utf-8", env=env, cwd=ROOT, timeout=60, check=True).stdout
-    from_cli = json.loads(printed)
+    from_cli = cli_json(question, corpus, index)
     assert client.predict(question, api_name="/ask") == from_cli
     assert from_cli["answer"].startswith("全区持证人数达 434 人")
+    assert from_cli["table"] == []  # not a table answer
+
+
+@pytest.mark.parametrize("question", TREND_QUESTIONS, ids=["trend", "missing-year", "target-vs-outcome"])
+def test_ask_endpoint_returns_the_table(trend_served, trend_client, question):
+    _, assistant, _, _ = trend_served
+    result = trend_client.predict(question, api_name="/ask")
+    expected = assistant.ask(question).to_json()
+    assert result["table"] == expected["table"] and result["table"]
+    assert result == expected
+
+
+def test_trend_answer_from_the_endpoint_matches_the_cli(trend_served, trend_client):
+    _, _, corpus, index = trend_served
+    from_cli = cli_json(TREND_QUESTIONS[0], corpus, index)
+    assert trend_client.predict(TREND_QUESTIONS[0], api_name="/ask") == from_cli
+    assert [(row["period"], row["text"]) for row in from_cli["table"]] == [
+        ("2021", "1269万人"), ("2022", "1206万人"), ("2023", "1244万人"), ("2024", "1256万人")]
+    assert all(row["citation"] is not None for row in from_cli["table"])
 
 
 def test_ask_endpoint_uses_history_for_follow_ups(served, client):
@@ -138,6 +189,89 @@ def test_answers_and_abstentions_render_hostile_text_inert():
     assert app.RELATED_HEADING in rendered and "未找到" in rendered
     assert_inert(rendered)
     assert_inert(app.partial_answer(answered, 3))
+
+
+def table_row(period, text=None, value=None, unit=None, citation=None, status="ok", role="outcome",
+              indicator="城镇新增就业"):
+    """One row of `Answer.table` as the library makes it (a missing row has no text, value or citation)."""
+    if status == "missing":
+        return {"period": period, "role": role, "status": "missing", "text": None, "value": None, "unit": None,
+                "indicator": None, "citation": None}
+    return {"period": period, "role": role, "status": status, "text": text, "value": value, "unit": unit,
+            "indicator": indicator, "citation": citation}
+
+
+def table_answer() -> Answer:
+    """A trend answer with an ok, a missing and a conflict period, and markup in its bulletin text."""
+    hostile = "就业|<b>人</b>**"
+    citations = tuple(hostile_citation(f"城镇新增就业{n}万人。{HOSTILE}") for n in (1269, 1244, 1250))
+    table = (table_row("2021", "1269万人", 12690000, "人", 0, indicator=hostile),
+             table_row("2022", status="missing"),
+             table_row("2023", "1244万人", 12440000, "人", 1, status="conflict"),
+             table_row("2023", "1250万人", 12500000, "人", 2, status="conflict"))
+    text = ("2021 年：1269万人（就业|<b>人</b>**）\n2022 年：缺（公报中没有这一年的数据）\n"
+            "2023 年：；两期公报说法不同：1244万人（城镇新增就业） / 1250万人（城镇新增就业）\n"
+            "城镇新增就业从 1269万人（2021 年）到 1244万人（2023 年），总体下降（2022 年缺数据）。")
+    figures = tuple(Figure(row["text"], row["value"], row["unit"], row["citation"]) for row in table if row["text"])
+    return Answer("2021到2023年城镇新增就业分别是多少？", text, False, citations, figures, table=table)
+
+
+def test_table_answer_renders_rows_gaps_and_conflicts_inert():
+    answer = table_answer()
+    rendered = app.render_answer(answer)
+    lines = rendered.splitlines()
+    assert lines[0] == "| 年份 | 指标 | 数值 | 说明 | 出处 |"
+    rows = [line for line in lines if line.startswith("| 20")]
+    assert [row.split(" | ")[0] for row in rows] == ["| 2021", "| 2022", "| 2023"]  # a conflict is one row
+    assert all(row.count("|") == 6 for row in rows)  # a | in bulletin text never splits a cell
+    assert "<strong>1269万人</strong>" in rows[0] and "就业&#124;&#60;b&#62;人" in rows[0]
+    assert app.MISSING in rows[1] and "cite-chip" not in rows[1]
+    conflict = rows[2]
+    assert "<strong>1244万人</strong> / <strong>1250万人</strong>" in conflict and app.CONFLICT in conflict
+    assert conflict.count("cite-chip") == 2  # both values cited
+    assert "总体下降（2022 年缺数据）" in rendered and "<strong>1244万人</strong>（2023 年）" in rendered
+    assert rendered.count("> “城镇新增就业") == 3  # then every quote with its chip, as for any answer
+    assert_inert(rendered)
+    assert_inert(app.partial_answer(answer, 3))
+
+
+def test_table_cells_show_a_target_qualifier_as_written():
+    citation = hostile_citation("国内生产总值增长5%左右。")
+    table = (table_row("2024", "5%", 5, "%", 0, role="target", indicator="国内生产总值"),
+             table_row("2024", "5%", 5, "%", 1, indicator="国内生产总值"))
+    text = "2024 年目标：5%左右（国内生产总值）\n2024 年：5%（国内生产总值）\n2024 年目标 5%左右，实际 5%：达到目标。"
+    answer = Answer("2024年经济增长目标完成了吗？", text, False, (citation, citation), table=table)
+    rows = [line for line in app.render_answer(answer).splitlines() if line.startswith("| 2024")]
+    assert "<strong>5%</strong>左右 | 目标" in rows[0] and "<strong>5%</strong> | 实际" in rows[1]
+    assert app.table_summary(answer) == "2024 年目标 5%左右，实际 5%：达到目标。"
+
+
+def test_trend_chart_draws_only_the_rows_shown():
+    answer = table_answer()
+    figure, note = app.trend_chart(answer)
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    main, other = list(lines.values())
+    assert list(main.get_xdata()) == [0, 1, 2]
+    ys = list(main.get_ydata())
+    assert ys[0] == 1269 and ys[2] == 1244 and math.isnan(ys[1])  # 万人; the missing year is a gap (NaN)
+    assert [y for y in other.get_ydata() if not math.isnan(y)] == [1250]  # the conflict's other figure, a point of its own
+    assert other.get_linestyle() == "None"
+    assert "万人" in note and "2022 年缺数据" in note and "两个点" in note
+    assert_inert(note)
+
+
+def test_trend_chart_keeps_the_majority_unit_and_bars_target_against_outcome():
+    citation = hostile_citation("x")
+    rows = (table_row("2023", "5%", 5, "%", 0, role="target"), table_row("2023", "5.2%", 5.2, "%", 0),
+            table_row("2024", "5%", 5, "%", 0, role="target"), table_row("2024", "134.9万亿元", 1.349e14, "元", 0))
+    answer = Answer("q", "2023 年目标：5%", False, (citation,), table=rows)
+    points, unit, note = app.chart_points(answer)
+    assert unit == "%" and len(points) == 3 and "单位不同" in note and "“元”" in note
+    figure, shown = app.trend_chart(answer)
+    bars = [patch.get_height() for patch in figure.axes[0].patches]
+    assert sorted(bars) == [5, 5, 5.2]  # bars (target vs outcome); the 元 row is not drawn
+    assert "柱状图" in shown and "单位不同" in shown
+    assert app.trend_chart(Answer("q", "a", False)) == (None, "")  # no table, no chart
 
 
 def test_escape_keeps_the_text_but_not_its_syntax():

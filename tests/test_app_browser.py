@@ -1,7 +1,7 @@
 """The chat in a real browser: `python app.py` as a subprocess, driven with Playwright in headless Chromium.
 
 Needs the Debian `chromium` package (/usr/bin/chromium) and CJK fonts (`fonts-noto-cjk`) for the screenshot.
-Set BULLETIN_QA_UPDATE_SCREENSHOT=1 to refresh docs/screenshot-chat.png from this run.
+Set BULLETIN_QA_UPDATE_SCREENSHOT=1 to refresh docs/screenshot-chat.png and docs/screenshot-trend.png from this run.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 BULLETIN = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
+# Five 政府工作报告: each one's 回顾 gives the year before, so these hold 城镇新增就业 for 2020–2024 (not 2019).
+REPORTS = [ROOT / "corpus" / "gov-work-reports" / f"gov-work-report-{year}.md" for year in range(2021, 2026)]
 SCREENSHOT = ROOT / "docs" / "screenshot-chat.png"
+TREND_SCREENSHOT = ROOT / "docs" / "screenshot-trend.png"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 20_000
@@ -86,13 +90,13 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float
     pytest.fail(f"app.py did not come up within {seconds} s:\n{log.read_text(errors='replace')}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`python app.py` over a one-bulletin corpus with the fake embedder; yields its URL, always stopped."""
-    root = tmp_path_factory.mktemp("app-browser")
+@contextmanager
+def running_app(root: Path, *files: Path):
+    """`python app.py` over a corpus of these files with the fake embedder; yields its URL, always stopped."""
     corpus, index, log = root / "corpus", root / "index", root / "server.log"
     corpus.mkdir()
-    shutil.copy(BULLETIN, corpus)
+    for file in files:
+        shutil.copy(file, corpus)
     port = free_port()
     env = {**os.environ, "BULLETIN_QA_MODEL": "fake-hash", "PYTHONUNBUFFERED": "1"}
     for name in ("BULLETIN_QA_USERNAME", "BULLETIN_QA_PASSWORD", "BULLETIN_QA_HOST"):
@@ -115,6 +119,20 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app over a one-bulletin corpus (the seed issue)."""
+    with running_app(tmp_path_factory.mktemp("app-browser"), BULLETIN) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def trend_server(tmp_path_factory):
+    """The app over the seed issue and five 政府工作报告 (2021–2025), for trend questions."""
+    with running_app(tmp_path_factory.mktemp("app-browser-trend"), BULLETIN, *REPORTS) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
 def browser():
     """Headless Debian Chromium, always closed."""
     with sync_api.sync_playwright() as playwright:
@@ -128,13 +146,27 @@ def browser():
 @pytest.fixture
 def page(server, browser):
     """A fresh page on the chat; fails the test on any uncaught page error."""
+    with open_page(browser, server) as opened:
+        yield opened
+
+
+@pytest.fixture
+def trend_page(trend_server, browser):
+    """A fresh page on the chat over the reports."""
+    with open_page(browser, trend_server) as opened:
+        yield opened
+
+
+@contextmanager
+def open_page(browser, url: str):
+    """A fresh page on the chat at url, loaded; fails on any uncaught page error; always closed."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.set_default_timeout(TIMEOUT_MS)
     try:
-        page.goto(server)
+        page.goto(url)
         page.wait_for_selector("#question textarea")
         page.wait_for_function("(t => t && !t.includes('正在读取'))(document.querySelector('#status')?.innerText)")
         yield page
@@ -245,3 +277,54 @@ def test_bulletin_and_question_markup_never_runs(page, tmp_path):
     assert "<script>" in page.inner_text("#sources")
     assert page.locator("#chat script, #chat img[src=x], #sources script, #sources img").count() == 0
     assert page.evaluate("[typeof window.__xss, typeof window.xss]") == ["undefined", "undefined"]
+
+
+def table_rows(page) -> dict[str, str]:
+    """The last answer's table: first cell (the year) → the row's text."""
+    rows = page.locator("#chat [data-testid=bot]").last.locator("table tbody tr")
+    return {rows.nth(i).locator("td").first.inner_text().strip(): rows.nth(i).inner_text()
+            for i in range(rows.count())}
+
+
+def test_trend_answer_shows_a_cited_table_and_a_chart(trend_page, tmp_path):
+    page = trend_page
+    assert not page.locator("#trend-chart").is_visible()  # no chart before a trend question
+    answer = ask(page, "2021到2024年城镇新增就业分别是多少？")
+    rows = table_rows(page)
+    assert list(rows) == ["2021", "2022", "2023", "2024"], rows
+    for year, figure in {"2021": "1269万人", "2022": "1206万人", "2023": "1244万人", "2024": "1256万人"}.items():
+        assert figure in rows[year] and "城镇新增就业" in rows[year] and "实际" in rows[year], rows[year]
+        assert "政府工作报告" in rows[year]  # its citation chip
+    last = page.locator("#chat [data-testid=bot]").last
+    assert last.locator("table .cite-chip").count() == 4
+    assert "总体下降" in answer  # the summary line, under the table
+    assert "城镇新增就业1244万人，城镇调查失业率平均为5.2%。" in answer  # the verbatim quotes follow
+    page.wait_for_selector("#trend-chart img", state="visible")
+    chart = page.locator("#trend-chart img").bounding_box()
+    assert chart and chart["width"] > 200 and chart["height"] > 80
+    assert "城镇新增就业" in page.inner_text("#trend-note") and "万人" in page.inner_text("#trend-note")
+    sources = page.inner_text("#sources")
+    assert "2021 年 · 实际：1269万人" in sources and "2024 年 · 实际：1256万人" in sources
+    assert page.locator("#sources mark").count() == 4  # each cited sentence highlighted in its paragraph
+    question = page.locator("#chat [data-testid=user]").last  # the question and its table in view, not the last quote
+    question.evaluate("message => message.scrollIntoView({block: 'start'})")
+    page.evaluate("window.scrollTo(0, 0)")
+    shot = tmp_path / "screenshot-trend.png"
+    page.screenshot(path=str(shot))
+    assert 10_000 < shot.stat().st_size < 400_000
+    if os.environ.get("BULLETIN_QA_UPDATE_SCREENSHOT") == "1":
+        TREND_SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copy(shot, TREND_SCREENSHOT)
+
+    ask(page, "2019到2021年城镇新增就业分别是多少？")  # no report in this corpus speaks of 2019
+    rows = table_rows(page)
+    assert list(rows) == ["2019", "2020", "2021"], rows
+    assert "缺（公报中没有这一年的数据）" in rows["2019"] and "万人" not in rows["2019"]
+    assert "1186万人" in rows["2020"] and "1269万人" in rows["2021"]
+    assert "2019 年缺数据" in page.inner_text("#trend-note")
+
+    assert "434" in ask(page, "全区社会工作者持证人数是多少？")  # an ordinary answer hides the chart
+    page.wait_for_selector("#trend-chart", state="hidden")
+    page.locator("#chat [data-testid=bot]").first.get_by_text("总体下降").click()  # an earlier table answer
+    page.wait_for_selector("#trend-chart img", state="visible")
+    assert "2021 年 · 实际：1269万人" in page.inner_text("#sources")
