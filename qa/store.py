@@ -248,7 +248,7 @@ class BulletinIndex:
         raise AssertionError("unreachable")
 
     @classmethod
-    def _load_live(cls, index_dir: Path, embedder: Embedder | None, check_versions: bool) -> "BulletinIndex":
+    def _load_live(cls, index_dir: Path, embedder: Embedder | None, check_versions: bool) -> BulletinIndex:
         """One attempt at `load`."""
         import bm25s
         import faiss

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# gradio_client reports itself to a remote host unless this is set; tests never talk to anything off-machine.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 if str(ROOT) not in sys.path:  # plain `pytest` puts tests/, not the project root, on sys.path
     sys.path.insert(0, str(ROOT))
 
