@@ -125,3 +125,23 @@ def test_cli_gate_fails_below_threshold(tmp_path):
                              text=True, env=env)
     assert failing.returncode == 1
     assert "answer_accuracy" in failing.stderr and "below" in failing.stderr
+
+
+@pytest.mark.slow
+def test_gov_reports_with_real_model_is_pinned(converted_model_dir, tmp_path):
+    # Embeds ~6,900 chunks with the real model: minutes on 2 cores, so it runs with -m slow (CI does).
+    assistant = Assistant.open(tmp_path / "index", model=str(converted_model_dir),
+                               corpus_dir=ROOT / "corpus" / "gov-work-reports", progress=False)
+    results = {r.method: r.metrics() for r in
+               evaluate_set(assistant, ROOT / "eval" / "gov-reports.jsonl", ("hybrid", "dense"), progress=False)}
+    assert_pinned(results["hybrid"], {"recall@5": 0.88, "answer_accuracy": 0.77, "abstention_recall": 0.87,
+                                      "unsupported_figures": 0})
+    assert results["hybrid"]["answer_accuracy"] >= results["dense"]["answer_accuracy"]
+
+
+@pytest.mark.slow
+def test_cmrc_external_check_hybrid_with_real_model(converted_model_dir, tmp_path):
+    results = evaluate_cmrc(SHARED / "cmrc2018" / "cmrc2018_trial.json", tmp_path / "index",
+                            model=str(converted_model_dir), methods=("hybrid",), progress=False)
+    for key, value in {"paragraph_recall@1": 0.975, "paragraph_recall@5": 0.996, "mrr@10": 0.985}.items():
+        assert results["hybrid"][key] >= value - TOLERANCE, (key, results)
