@@ -263,6 +263,10 @@ class Reader:
         for chunk in index.chunks:
             frequency.update(set(tokenize(chunk.text)))
         self._document_frequency = frequency
+        # Build the lookups a question needs now, not on the first question.
+        index.rows_by_year()
+        index.vector_matrix()
+        index.facts()
 
     # ----- weights -----
     def idf(self, token: str) -> float:

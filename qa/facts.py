@@ -12,6 +12,7 @@ import hashlib
 import re
 import sqlite3
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 
 from qa.chunk import Chunk
@@ -229,9 +230,10 @@ def read_facts(path: Path) -> list[Fact]:
 
 
 # ---------------------------------------------------------------- matching
-def bigrams(text: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def bigrams(text: str) -> frozenset[str]:
     text = re.sub(r"\s+", "", normalise(text))
-    return {text[i:i + 2] for i in range(len(text) - 1)} or ({text} if text else set())
+    return frozenset({text[i:i + 2] for i in range(len(text) - 1)} or ({text} if text else set()))
 
 
 def indicator_similarity(query: str, indicator: str) -> float:
@@ -258,6 +260,7 @@ def find_facts(facts: list[Fact], query: str, series: str | None = None, year_fr
                year_to: int | None = None, kinds: tuple[str, ...] | None = None, threshold: float = 0.6) -> list[Fact]:
     """Facts whose indicator matches the query, within a series and a period range, best match first."""
     scored = []
+    similarity_of: dict[str, float] = {}  # per distinct indicator: a corpus repeats the same phrases
     for fact in facts:
         if series and fact.series != series:
             continue
@@ -268,7 +271,9 @@ def find_facts(facts: list[Fact], query: str, series: str | None = None, year_fr
                 continue
             if year_from and int(fact.period) < year_from or year_to and int(fact.period) > year_to:
                 continue
-        similarity = indicator_similarity(query, fact.indicator)
+        similarity = similarity_of.get(fact.indicator)
+        if similarity is None:
+            similarity = similarity_of[fact.indicator] = indicator_similarity(query, fact.indicator)
         if similarity >= threshold:
             scored.append((similarity, fact))
     scored.sort(key=lambda pair: (-pair[0], pair[1].period or "", pair[1].file, pair[1].start))

@@ -67,15 +67,18 @@ def question_years(question: str) -> list[str]:
 
 def year_mask(index: BulletinIndex, years: list[str]) -> np.ndarray:
     """Chunks that speak about one of the years: their period is that year, or their text names it."""
-    wanted = set(years)
-    return np.array([bool(named & wanted) for named in index.chunk_years()], dtype=bool)
+    mask = np.zeros(len(index.chunks), dtype=bool)
+    rows_by_year = index.rows_by_year()
+    for year in years:
+        mask[rows_by_year.get(year, [])] = True
+    return mask
 
 
 def candidate_mask(index: BulletinIndex, filters: Filters | None, years: list[str]) -> np.ndarray | None:
     """Boolean mask of the chunks that may be returned, or None when everything may."""
     mask = None
     if filters is not None and not filters.is_empty():
-        mask = np.array([filters.admits(chunk) for chunk in index.chunks], dtype=bool)
+        mask = index.filter_mask(filters)
     if years:
         by_year = year_mask(index, years)
         mask = by_year if mask is None else mask & by_year
@@ -91,11 +94,23 @@ def dense_ranking(index: BulletinIndex, query_vector: np.ndarray, mask: np.ndarr
     if mask is None:
         _, rows = index.dense.search(query, min(depth, total))
         return [int(row) for row in rows[0] if row >= 0]
-    # Filtered: score only the admitted rows (exact, and far cheaper than searching everything).
+    # Filtered: exact scores over the admitted rows only. Gathering a few rows is cheapest; when most rows
+    # are admitted, one matrix product over all of them and a mask avoids copying the matrix.
+    matrix = index.vector_matrix()
     admitted = np.flatnonzero(mask)
-    scores = index.vector_matrix()[admitted] @ query[0]
-    order = np.argsort(-scores, kind="stable")[:depth]
-    return [int(admitted[i]) for i in order]
+    if admitted.size * 4 < total:
+        scores = matrix[admitted] @ query[0]
+        return [int(admitted[i]) for i in _top(scores, depth)]
+    scores = np.where(mask, matrix @ query[0], -np.inf)
+    return [int(i) for i in _top(scores, min(depth, admitted.size))]
+
+
+def _top(scores: np.ndarray, depth: int) -> np.ndarray:
+    """Indices of the `depth` highest scores, best first (argpartition, then a small sort)."""
+    if scores.size <= depth:
+        return np.argsort(-scores, kind="stable")
+    part = np.argpartition(-scores, depth)[:depth]
+    return part[np.argsort(-scores[part], kind="stable")]
 
 
 def bm25_ranking(index: BulletinIndex, question: str, mask: np.ndarray | None, depth: int) -> list[int]:
@@ -107,8 +122,7 @@ def bm25_ranking(index: BulletinIndex, question: str, mask: np.ndarray | None, d
     scores = index.bm25.get_scores(tokens)
     if mask is not None:
         scores = np.where(mask, scores, 0.0)
-    order = np.argsort(-scores, kind="stable")[:depth]
-    return [int(row) for row in order if scores[row] > 0]
+    return [int(row) for row in _top(scores, depth) if scores[row] > 0]
 
 
 def fuse(rankings: list[list[int]], k: int = RRF_K, weights: list[float] | None = None) -> list[tuple[int, float]]:

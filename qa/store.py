@@ -95,6 +95,33 @@ def bulletin_from_dict(data: dict) -> Bulletin:
     )
 
 
+# Exact search up to this many chunks, an IVF index above it. Measured by bench/bench.py on 2 cores
+# (README "Performance"): exact inner product costs ~14 ms per query at 100k vectors and grows linearly,
+# so ~250k is where it alone would take the 30 ms budget; the approximate indexes lost 19–34 % of the exact
+# top 10 at 100k (HNSW M=32 ef 128: recall@10 0.77; IVF nprobe 32: 0.81), too much to pay below that size.
+EXACT_LIMIT = 250_000
+IVF_PROBES = 64
+
+
+def build_dense_index(vectors: np.ndarray, dimension: int):
+    """Exact inner product (IndexFlatIP) up to EXACT_LIMIT vectors; IVF-Flat with 4·√n lists above it."""
+    import faiss
+
+    if len(vectors) <= EXACT_LIMIT:
+        index = faiss.IndexFlatIP(dimension)
+        if len(vectors):
+            index.add(vectors)
+        return index
+    lists = int(4 * np.sqrt(len(vectors)))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+    sample = vectors[np.random.default_rng(0).choice(len(vectors), min(len(vectors), lists * 40), replace=False)]
+    index.train(sample)
+    index.add(vectors)
+    index.make_direct_map()
+    index.nprobe = IVF_PROBES
+    return index
+
+
 def vector_key(chunk: Chunk) -> str:
     """Chunks with the same embedded text share one vector (embedded once)."""
     return hashlib.sha256(chunk.embed_text.encode("utf-8")).hexdigest()
@@ -116,16 +143,12 @@ class BulletinIndex:
 
     def __init__(self, chunks: list[Chunk], bulletins: dict[str, Bulletin], file_hashes: dict[str, dict],
                  vectors: np.ndarray, model: dict, created: str | None = None) -> None:
-        import faiss
-
         self.chunks = chunks
         self.bulletins = bulletins
         self.file_hashes = file_hashes
         self.model = model
         self.created = created or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        self.dense = faiss.IndexFlatIP(model["dimension"])
-        if len(vectors):
-            self.dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        self.dense = build_dense_index(np.ascontiguousarray(vectors, dtype=np.float32), model["dimension"])
         self.bm25 = _build_bm25(chunks)
         self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         self._facts = None
@@ -163,12 +186,42 @@ class BulletinIndex:
             self._chunk_years = cached
         return cached
 
+    def rows_by_year(self) -> dict[str, np.ndarray]:
+        """Year → the rows of the chunks that speak about it (cached; a year question is a lookup)."""
+        cached = getattr(self, "_rows_by_year", None)
+        if cached is None:
+            rows: dict[str, list[int]] = {}
+            for row, years in enumerate(self.chunk_years()):
+                for year in years:
+                    rows.setdefault(year, []).append(row)
+            cached = self._rows_by_year = {year: np.array(found, dtype=np.int64) for year, found in rows.items()}
+        return cached
+
     def vector_matrix(self) -> np.ndarray:
-        """All vectors as one cached matrix (for filtered searches over a subset of rows)."""
+        """All vectors as one matrix (for filtered searches over a subset of rows): a view into the exact
+        FAISS index's own storage, no copy; other index types reconstruct once and cache."""
+        import faiss
+
         cached = getattr(self, "_vector_matrix", None)
         if cached is None:
-            cached = self._vector_matrix = self.vectors()
+            total, dimension = self.dense.ntotal, self.model["dimension"]
+            if isinstance(self.dense, faiss.IndexFlat) and total:
+                cached = faiss.rev_swig_ptr(self.dense.get_xb(), total * dimension).reshape(total, dimension)
+            else:
+                cached = self.vectors()
+            self._vector_matrix = cached
         return cached
+
+    def filter_mask(self, filters) -> np.ndarray:
+        """Rows admitted by a `qa.retrieve.Filters` (cached per filter: the chat asks with the same one)."""
+        cache = getattr(self, "_filter_masks", None)
+        if cache is None:
+            cache = self._filter_masks = {}
+        if filters not in cache:
+            if len(cache) > 64:
+                cache.clear()
+            cache[filters] = np.array([filters.admits(chunk) for chunk in self.chunks], dtype=bool)
+        return cache[filters]
 
     def vectors(self) -> np.ndarray:
         """All vectors, row i for chunk i."""
@@ -267,6 +320,9 @@ class BulletinIndex:
         index.model = manifest["model"]
         index.created = manifest["created"]
         index.dense = faiss.read_index(str(folder / "dense.faiss"))
+        if isinstance(index.dense, faiss.IndexIVF):
+            index.dense.make_direct_map()  # lets filtered searches reconstruct rows
+            index.dense.nprobe = IVF_PROBES
         index.bm25 = bm25s.BM25.load(str(folder / "bm25"), load_vocab=True, show_progress=False)
         index.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         index._facts = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from qa.facts import Fact, find_facts, indicator_similarity
 from qa.parse import YEAR_RE, to_int
@@ -76,7 +77,12 @@ def asked_periods(question: str, available: list[str]) -> list[str]:
 def _preference(fact: Fact, wants_growth: bool, indicator: str) -> tuple:
     """Sort key: closest indicator first; a growth question prefers percentages, a level question counts."""
     unit_fit = (fact.unit in ("%", "个百分点")) == wants_growth
-    return (-round(indicator_similarity(indicator, fact.indicator), 2), not unit_fit, fact.file, fact.start)
+    return (-round(_similarity(indicator, fact.indicator), 2), not unit_fit, fact.file, fact.start)
+
+
+@lru_cache(maxsize=16384)
+def _similarity(query: str, indicator: str) -> float:
+    return indicator_similarity(query, indicator)
 
 
 def _pick(candidates: list[Fact], wants_growth: bool, indicator: str) -> tuple[Fact, ...]:

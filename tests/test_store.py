@@ -188,3 +188,19 @@ def test_index_of_an_older_chunker_is_rebuilt_reusing_vectors(corpus, tmp_path, 
     assert report.chunks_embedded == 0  # same chunk texts: vectors reused
     assert index.chunks == first.chunks
     assert BulletinIndex.load(tmp_path / "index", embedder).chunks == first.chunks
+
+
+def test_large_indexes_switch_to_ivf_and_still_round_trip(corpus, tmp_path, monkeypatch):
+    import faiss
+
+    import qa.store as store
+
+    monkeypatch.setattr(store, "EXACT_LIMIT", 5)  # the seed has ~14 chunks: force the approximate path
+    embedder = HashEmbedder()
+    built, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    assert isinstance(built.dense, faiss.IndexIVF)
+    loaded = BulletinIndex.load(tmp_path / "index", embedder)
+    assert isinstance(loaded.dense, faiss.IndexIVF) and loaded.dense.ntotal == len(loaded.chunks)
+    assert np.allclose(loaded.vector_matrix(), built.vectors())
+    hits = retrieve(loaded, embedder, "2025年全区持证人数", k=3)  # the year makes it a filtered search
+    assert hits
