@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # gradio_client reports itself to a remote host unless this is set; tests never talk to anything off-machine.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 if str(ROOT) not in sys.path:  # plain `pytest` puts tests/, not the project root, on sys.path
     sys.path.insert(0, str(ROOT))
 

@@ -68,15 +68,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_telemetry():
-    """gradio_client would report each Client to a remote host; only loopback traffic is allowed here."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        patch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-        yield
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python app.py` over a copy of the seed with the fake embedder; (url, log), always stopped."""

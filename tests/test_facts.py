@@ -10,7 +10,7 @@ import pytest
 
 from qa.answer import Assistant, check_figures
 from qa.embed import HashEmbedder
-from qa.facts import extract_facts, find_facts, indicator_similarity, read_facts
+from qa.facts import find_facts, indicator_similarity, read_facts
 from qa.store import current_generation, update_index
 
 ROOT = Path(__file__).resolve().parent.parent

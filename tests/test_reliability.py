@@ -103,15 +103,6 @@ def no_mojibake(text: str) -> None:
     assert not re.search(r"[\u00c0-\u00ff][\u0080-\u00bf]|[ÃÂåæçäéè][\u0080-\u00ff]", text), "mojibake"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_telemetry():
-    """gradio_client would report each Client to a remote host; only loopback traffic is allowed here."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        patch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-        yield
-
-
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory) -> dict[str, Path]:
     """Every 政府工作报告 as a bulletin file, by year (written once into a staging folder)."""
