@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from qa.chunk import Chunk
 from qa.figures import CN_FIGURE_RE, DATE_TEXT_RE, NUMBER_RE, clause_spans, parse_figures, sentence_spans
 from qa.errors import BulletinQAError
@@ -53,6 +55,9 @@ FOLLOW_UP_RE = re.compile(r"^(那么?|还有|那个|另外|以及)|呢[？?]?$")
 DIFFERENCE_CUES = re.compile(r"(增加|增长|多了|扩充|提高|提升|上升|减少|下降|降低|少了)(了)?(多少|几)")
 FROM_TO_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])[^，。；\d]{0,20}?(?:至|到)\s*(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])")
 MEASURE_AFTER_QUESTION = re.compile(r"(?:多少|几)(万|亿)?(个|家|人次|人|支|件|条|场|项|名|块|次|所|座|元|亩|吨|斤|天|倍|处|份|套|批|辆|台|张|本|篇|期)")
+
+# Indicators match by meaning above this cosine (calibrated on eval/facts-labelled.jsonl, README "Figures").
+INDICATOR_COSINE = 0.85
 
 # A clause must cover this share of the question's content (IDF-weighted) to answer; below it we abstain.
 ANSWER_THRESHOLD = 0.45
@@ -318,13 +323,22 @@ class Reader:
         return guard(answer)
 
     # ----- tables -----
+    def _indicators_by_meaning(self, indicator: str) -> dict[str, float]:
+        """Fact indicators whose embedding is close to the asked one (cosine ≥ INDICATOR_COSINE)."""
+        stored = self.index.indicator_vectors()
+        if stored is None or not len(stored[0]) or self.embedder is None:
+            return {}
+        names, matrix = stored
+        cosines = matrix @ self.embedder.embed_queries([indicator])[0]
+        return {names[i]: float(cosines[i]) for i in np.flatnonzero(cosines >= INDICATOR_COSINE)}
+
     def _table_answer(self, question: str, filters: Filters | None) -> Answer | None:
         """A trend, comparison or target-vs-outcome answer from the fact table, one cited row per period."""
         facts = self.index.facts()
         if filters is not None and not filters.is_empty():
             admitted = {c.chunk_id for c in self.index.chunks if filters.admits(c)}
             facts = [f for f in facts if f.chunk_id in admitted]
-        built = build_table(facts, question)
+        built = build_table(facts, question, semantic=self._indicators_by_meaning)
         if built is None:
             return None
         indicator, rows = built

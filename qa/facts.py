@@ -257,8 +257,14 @@ def indicator_similarity(query: str, indicator: str) -> float:
 
 
 def find_facts(facts: list[Fact], query: str, series: str | None = None, year_from: int | None = None,
-               year_to: int | None = None, kinds: tuple[str, ...] | None = None, threshold: float = 0.6) -> list[Fact]:
-    """Facts whose indicator matches the query, within a series and a period range, best match first."""
+               year_to: int | None = None, kinds: tuple[str, ...] | None = None, threshold: float = 0.6,
+               semantic: dict[str, float] | None = None) -> list[Fact]:
+    """Facts whose indicator matches the query, within a series and a period range, best match first.
+
+    Args:
+        semantic: optional indicator → similarity by meaning (embedding cosine, already thresholded); an
+            indicator matches by whichever is higher, its wording or its meaning.
+    """
     scored = []
     similarity_of: dict[str, float] = {}  # per distinct indicator: a corpus repeats the same phrases
     for fact in facts:
@@ -273,7 +279,10 @@ def find_facts(facts: list[Fact], query: str, series: str | None = None, year_fr
                 continue
         similarity = similarity_of.get(fact.indicator)
         if similarity is None:
-            similarity = similarity_of[fact.indicator] = indicator_similarity(query, fact.indicator)
+            similarity = indicator_similarity(query, fact.indicator)
+            if semantic:
+                similarity = max(similarity, semantic.get(fact.indicator, 0.0))
+            similarity_of[fact.indicator] = similarity
         if similarity >= threshold:
             scored.append((similarity, fact))
     scored.sort(key=lambda pair: (-pair[0], pair[1].period or "", pair[1].file, pair[1].start))

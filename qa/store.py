@@ -153,6 +153,7 @@ class BulletinIndex:
         self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         self._facts = None
         self._folder = None
+        self._indicators: tuple[list[str], np.ndarray] | None = None
 
     # ----- reading -----
     def facts(self) -> list:
@@ -165,6 +166,25 @@ class BulletinIndex:
             else:
                 self._facts = self._extract_facts()
         return self._facts
+
+    def embed_indicators(self, embedder: Embedder, old: "BulletinIndex | None" = None) -> None:
+        """Embed every distinct fact indicator once (reusing the previous index's vectors by text), so
+        indicators can be matched by meaning as well as by wording (经济增速 ~ 国内生产总值增长)."""
+        names = sorted({fact.indicator for fact in self.facts() if fact.indicator})
+        known: dict[str, np.ndarray] = {}
+        if old is not None and old.indicator_vectors() is not None:
+            old_names, old_matrix = old.indicator_vectors()
+            known = dict(zip(old_names, old_matrix))
+        missing = [name for name in names if name not in known]
+        if missing:
+            known.update(zip(missing, embedder.embed_documents(missing)))
+        matrix = (np.stack([known[name] for name in names]).astype(np.float32) if names
+                  else np.zeros((0, self.model["dimension"]), np.float32))
+        self._indicators = (names, matrix)
+
+    def indicator_vectors(self) -> tuple[list[str], np.ndarray] | None:
+        """(indicator names, their unit vectors), or None for an index built without them."""
+        return self._indicators
 
     def _extract_facts(self) -> list:
         from qa.facts import extract_facts
@@ -270,6 +290,10 @@ class BulletinIndex:
         from qa.facts import write_facts
 
         write_facts(temp / "facts.sqlite", self.facts())
+        if self._indicators is not None:
+            names, matrix = self._indicators
+            _write_json(temp / "indicators.json", names)
+            np.save(temp / "indicators.npy", matrix)
         _write_json(temp / "manifest.json", self.manifest())
         _fsync_tree(temp)
         os.replace(temp, index_dir / name)
@@ -327,6 +351,10 @@ class BulletinIndex:
         index.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         index._facts = None
         index._folder = folder
+        index._indicators = None
+        if (folder / "indicators.json").exists():
+            names = json.loads((folder / "indicators.json").read_text(encoding="utf-8"))
+            index._indicators = (names, np.load(folder / "indicators.npy"))
         if index.dense.ntotal != len(chunks):
             raise IndexMismatchError(f"index in {index_dir} is inconsistent ({index.dense.ntotal} vectors for "
                                      f"{len(chunks)} chunks); rebuild it with: bulletin-qa index --rebuild")
@@ -607,6 +635,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
     if changed:
         index = BulletinIndex(chunks, bulletins, file_hashes, vectors, model_manifest(embedder),
                               created=old.created if old else None)
+        index.embed_indicators(embedder, old)
         index.save(index_dir)
     else:
         index = old

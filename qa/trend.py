@@ -78,6 +78,7 @@ def _preference(fact: Fact, wants_growth: bool, indicator: str) -> tuple:
     """Sort key: closest indicator first; a growth question prefers percentages, a level question counts."""
     unit_fit = (fact.unit in ("%", "个百分点")) == wants_growth
     return (-round(_similarity(indicator, fact.indicator), 2), not unit_fit, fact.file, fact.start)
+    # (ranking within a period stays lexical: meaning only widens which facts are candidates)
 
 
 @lru_cache(maxsize=16384)
@@ -98,12 +99,18 @@ def _pick(candidates: list[Fact], wants_growth: bool, indicator: str) -> tuple[F
     return (best, *rivals[:1])
 
 
-def build_table(facts: list[Fact], question: str, series: str | None = None) -> tuple[str, list[Row]] | None:
-    """The rows that answer a table question, or None when the fact table has nothing for its indicator."""
+def build_table(facts: list[Fact], question: str, series: str | None = None,
+                semantic=None) -> tuple[str, list[Row]] | None:
+    """The rows that answer a table question, or None when the fact table has nothing for its indicator.
+
+    Args:
+        semantic: optional callable indicator → {fact indicator: similarity by meaning}.
+    """
     indicator = asked_indicator(question)
     if len(indicator) < 2:
         return None
-    matching = find_facts(facts, indicator, series=series)
+    by_meaning = semantic(indicator) if semantic else None
+    matching = find_facts(facts, indicator, series=series, semantic=by_meaning)
     if not matching:
         return None
     text = normalise(question)
