@@ -96,15 +96,17 @@ def bulletin_from_dict(data: dict) -> Bulletin:
 
 
 # Exact search up to this many chunks, an IVF index above it. Measured by bench/bench.py on 2 cores
-# (README "Performance"): exact inner product costs ~14 ms per query at 100k vectors and grows linearly,
-# so ~250k is where it alone would take the 30 ms budget; the approximate indexes lost 19–34 % of the exact
-# top 10 at 100k (HNSW M=32 ef 128: recall@10 0.77; IVF nprobe 32: 0.81), too much to pay below that size.
+# (README "Performance"): exact inner product costs ~14 ms per query at 100k vectors and grows linearly
+# (~290 ms at 1M), so ~250k is where it alone would take the 30 ms budget; the approximate indexes lost
+# 19–34 % of the exact top 10 at 100k (HNSW M=32 ef 128: recall@10 0.77; IVF nprobe 32: 0.81), too much to
+# pay below that size. At 1M real-structured vectors IVF with 2·√n lists and nprobe 64 keeps recall@10 0.93
+# at 4.4 ms per query.
 EXACT_LIMIT = 250_000
 IVF_PROBES = 64
 
 
 def build_dense_index(vectors: np.ndarray, dimension: int):
-    """Exact inner product (IndexFlatIP) up to EXACT_LIMIT vectors; IVF-Flat with 4·√n lists above it."""
+    """Exact inner product (IndexFlatIP) up to EXACT_LIMIT vectors; IVF-Flat with 2·√n lists above it."""
     import faiss
 
     if len(vectors) <= EXACT_LIMIT:
@@ -112,7 +114,7 @@ def build_dense_index(vectors: np.ndarray, dimension: int):
         if len(vectors):
             index.add(vectors)
         return index
-    lists = int(4 * np.sqrt(len(vectors)))
+    lists = int(2 * np.sqrt(len(vectors)))
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
     sample = vectors[np.random.default_rng(0).choice(len(vectors), min(len(vectors), lists * 40), replace=False)]
     index.train(sample)
