@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from app_process import running_app
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -68,67 +64,18 @@ HOSTILE_ISSUE = """# 上街信息
 """.replace("{markup}", '<script>window.__xss=1;window.xss=1</script><img src=x onerror="window.__xss=2;window.xss=2">')
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float = 90) -> None:
-    """Poll the server until it answers; fail with its log if it exits or never comes up."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"app.py did not come up within {seconds} s:\n{log.read_text(errors='replace')}")
-
-
-@contextmanager
-def running_app(root: Path, *files: Path):
-    """`python app.py` over a corpus of these files with the fake embedder; yields its URL, always stopped."""
-    corpus, index, log = root / "corpus", root / "index", root / "server.log"
-    corpus.mkdir()
-    for file in files:
-        shutil.copy(file, corpus)
-    port = free_port()
-    env = {**os.environ, "BULLETIN_QA_MODEL": "fake-hash", "PYTHONUNBUFFERED": "1"}
-    for name in ("BULLETIN_QA_USERNAME", "BULLETIN_QA_PASSWORD", "BULLETIN_QA_HOST"):
-        env.pop(name, None)
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--corpus", str(corpus),
-             "--index", str(index)], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_until_up(url, process, log)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The app over a one-bulletin corpus (the seed issue)."""
-    with running_app(tmp_path_factory.mktemp("app-browser"), BULLETIN) as url:
-        yield url
+    with running_app(tmp_path_factory.mktemp("app-browser"), BULLETIN) as app:
+        yield app.url
 
 
 @pytest.fixture(scope="module")
 def trend_server(tmp_path_factory):
     """The app over the seed issue and five 政府工作报告 (2021–2025), for trend questions."""
-    with running_app(tmp_path_factory.mktemp("app-browser-trend"), BULLETIN, *REPORTS) as url:
+    with running_app(tmp_path_factory.mktemp("app-browser-trend"), BULLETIN, *REPORTS) as app:
+        url = app.url
         yield url
 
 

@@ -13,12 +13,10 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from qa.answer import Assistant
 from qa.embed import HashEmbedder
 from qa.importers import export_gov_reports
 from qa.store import BulletinIndex, update_index
+from app_process import running_app
 
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
 QA_SET = ROOT / "eval" / "shangjie-08.jsonl"
@@ -62,51 +61,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python app.py` over a copy of the seed with the fake embedder; (url, log), always stopped."""
-    root = tmp_path_factory.mktemp("load")
-    (root / "corpus").mkdir()
-    shutil.copy(SEED, root / "corpus")
-    port = free_port()
-    env = {**os.environ, "BULLETIN_QA_MODEL": "fake-hash", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
-           "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(root / "gradio-tmp")}
-    for name in ("BULLETIN_QA_USERNAME", "BULLETIN_QA_PASSWORD", "BULLETIN_QA_HOST", "BULLETIN_QA_PORT"):
-        env.pop(name, None)
-    log = root / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--corpus",
-                                    str(root / "corpus"), "--index", str(root / "index")],
-                                   cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not come up:\n{log.read_text(errors='replace')}")
-            time.sleep(0.2)
-        yield url, log, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with running_app(tmp_path_factory.mktemp("load"), SEED) as app:
+        yield app.url, app.log, app.process.pid
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,7 @@ from qa.importers import export_gov_reports
 from qa.read import MAX_FILE_BYTES, read_bulletin_file
 from qa.store import CURRENT_FILE, BulletinIndex, update_index
 from qa.upload import MAX_UPLOAD_FILES, sanitise_name
+from app_process import start_app, stop, wait_up
 
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
 FORMATS = ROOT / "tests" / "data" / "formats"
@@ -696,65 +697,12 @@ def test_kill_9_during_index_loses_nothing(scenario, size, random_kills, targete
 
 
 # ----- the running app: /ask, the upload handler, the files it serves, where it listens, login -----
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_app(root: Path, auth: tuple[str, str] | None = None) -> SimpleNamespace:
-    """`python app.py` over a copy of the seed, fake embedder, default host; not yet known to be up."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "corpus").mkdir()
-    shutil.copy(SEED, root / "corpus")
-    port = free_port()
-    env = {**os.environ, "BULLETIN_QA_MODEL": "fake-hash", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
-           "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(root / "gradio-tmp")}
-    for name in ("BULLETIN_QA_USERNAME", "BULLETIN_QA_PASSWORD", "BULLETIN_QA_HOST", "BULLETIN_QA_PORT"):
-        env.pop(name, None)
-    if auth:
-        env["BULLETIN_QA_USERNAME"], env["BULLETIN_QA_PASSWORD"] = auth
-    log = root / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--corpus",
-                                    str(root / "corpus"), "--index", str(root / "index")],
-                                   cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return SimpleNamespace(root=root, port=port, url=f"http://127.0.0.1:{port}/", process=process, log=log,
-                           corpus=root / "corpus", index=root / "index", auth=auth)
-
-
-def wait_up(server: SimpleNamespace, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"app.py exited with {server.process.returncode}:\n{server.log.read_text(errors='replace')}")
-        try:
-            with socket.create_connection(("127.0.0.1", server.port), timeout=1):
-                pass
-            status, _ = http_get(server, "/")
-            if status in (200, 401):
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"app.py did not come up within {seconds} s:\n{server.log.read_text(errors='replace')}")
-
-
-def stop(server: SimpleNamespace) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     """Two `python app.py` processes started together: an open one and one that requires a login."""
     root = tmp_path_factory.mktemp("apps")
     credentials = ("office", uuid.uuid4().hex)
-    plain, guarded = start_app(root / "open"), start_app(root / "login", auth=credentials)
+    plain, guarded = start_app(root / "open", SEED), start_app(root / "login", SEED, auth=credentials)
     try:
         wait_up(plain)
         wait_up(guarded)
