@@ -45,7 +45,7 @@ WHAT_CUES = re.compile(r"哪个|哪些|哪家|什么|名称|叫|哪一个|如何
 NAME_RE = re.compile(r"[“\"《]([^”\"》]{1,30})[”\"》]")
 RATE_CUES = re.compile(r"增速|增长率|增幅|涨幅|比例|比重|占比|百分|率|(增长|下降|提高|降低|上涨)了?(多少|几)(?![万亿千百]?[人个家元件条项名次户台辆吨斤亩])")
 SOURCE_CUES = re.compile(r"哪个部门|哪个单位|哪家单位|谁办|主办|编印|供稿|来源|出自|谁写|哪个部门写")
-TARGET_CUES = re.compile(r"目标|预期|计划|拟|安排|打算")
+TARGET_CUES = re.compile(r"目标|预期|计划|拟|安排|打算|定的|定为|定了|确定为|预计")
 TARGET_TEXT_RE = re.compile(r"左右|以上|以内|目标|控制在|拟按|力争|预期|计划")
 PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,3}(?:区|县|市|镇|乡)(?=的|有|在|是|共|[，,？?]|$)")
 NOT_PLACES = ("社区", "园区", "小区", "城区", "辖区", "景区", "校区", "片区", "全区", "本区", "郊区", "新区", "全市",
@@ -206,7 +206,7 @@ def analyse(question: str) -> Question:
     before = re.search(r"([\u4e00-\u9fff]{2})(?:了|的|是|有|到|为|在|达|共|总共|一共)*$", text[:asking.start()]) if asking else None
     predicate = before.group(1) if before and not set(before.group(1)) & STOP_CHARS else None
     # Years are matched through chunk periods, not as words: "2009年" must not outweigh 城镇新增就业.
-    matchable = re.sub(r"[12][0-9]{3}\s*年", " ", expand(content))
+    matchable = re.sub(r"[12][0-9]{3}\s*年|去年|今年|前年|上年|明年", " ", expand(content))
     tokens = [token for token in tokenize(matchable) if not token.isspace() and not set(token) & STOP_CHARS]
     return Question(question, kind, content, tokens, measure.group(2) if measure else None,
                     counted.group() if counted else None, predicate, bool(TARGET_CUES.search(text)),

@@ -143,7 +143,9 @@ def load_embedder(model: str | None = None, cache_dir: Path | None = None, progr
 def _load_sentence_transformer(location: str, name: str, fingerprint: str) -> SentenceTransformerEmbedder:
     """Load a SentenceTransformer on the CPU, turning its failures into one readable ModelError."""
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a per-load "Loading weights" bar is noise on every ask
     try:
         model = SentenceTransformer(location, device="cpu")
     except Exception as error:  # sentence-transformers raises many types (OSError, ValueError, HTTP errors)
