@@ -50,6 +50,8 @@ TARGET_TEXT_RE = re.compile(r"左右|以上|以内|目标|控制在|拟按|力�
 PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,3}(?:区|县|市|镇|乡)(?=的|有|在|是|共|[，,？?]|$)")
 NOT_PLACES = ("社区", "园区", "小区", "城区", "辖区", "景区", "校区", "片区", "全区", "本区", "郊区", "新区", "全市",
               "本市", "全县", "本县", "城市", "城镇", "乡镇", "全镇")
+# Measure words that count the same things: 多少人 is answered by "139名".
+UNIT_GROUPS = {"人": "people", "名": "people", "位": "people", "次": "times", "场": "times", "回": "times"}
 COUNT_UNITS = set("个家人支件条场项名块次所座处份套批辆台张本篇")
 FOLLOW_UP_RE = re.compile(r"^(那么?|还有|那个|另外|以及)|呢[？?]?$")
 DIFFERENCE_CUES = re.compile(r"(增加|增长|多了|扩充|提高|提升|上升|减少|下降|降低|少了)(了)?(多少|几)")
@@ -202,7 +204,9 @@ def analyse(question: str) -> Question:
         kind = "figure" if re.search(r"\d", text) is None else "what"
     measure = MEASURE_AFTER_QUESTION.search(text)
     asking = measure or re.search(r"多少|几", text)
-    counted = re.match(r"[\u4e00-\u9fff]{2,6}", text[asking.end():]) if asking else None
+    # What is counted follows the measure word, after any verb of the question ('多少人当了流动网格员').
+    after_measure = re.sub(r"^[\u4e00-\u9fff]{1,2}?了", "", text[asking.end():]) if asking else ""
+    counted = re.match(r"[\u4e00-\u9fff]{2,6}", after_measure) if asking else None
     before = re.search(r"([\u4e00-\u9fff]{2})(?:了|的|是|有|到|为|在|达|共|总共|一共)*$", text[:asking.start()]) if asking else None
     predicate = before.group(1) if before and not set(before.group(1)) & STOP_CHARS else None
     # Years are matched through chunk periods, not as words: "2009年" must not outweigh 城镇新增就业.
@@ -460,7 +464,8 @@ class Reader:
         if DIFFERENCE_CUES.search(question.text) and FROM_TO_RE.search(window):
             return 0.2  # "增加了几家" is answered by "16 家…扩充至 29 家", whatever the measure word
         if question.measure:
-            compatible = any(question.measure in unit or unit in question.measure for unit in units)
+            compatible = any(question.measure in unit or unit in question.measure
+                             or UNIT_GROUPS.get(unit, unit) == UNIT_GROUPS.get(question.measure) for unit in units)
             generic = question.measure == "个" and units and "%" not in units and _named_in(question.counted, clause)
             if units and all(unit == "%" for unit in units) and question.measure in COUNT_UNITS:
                 adjustment -= 0.5  # "几个小区" is never answered by "98%"
@@ -545,7 +550,8 @@ class Reader:
         position = best["position"]
         if position + 1 < len(clauses):
             following = text[clauses[position + 1][0]:clauses[position + 1][1]].rstrip("，；：,;:。")
-            if re.match(r"^(同比|比上年|较上年|增长|下降|提高|其中|占|年内|较|比)", following) and parse_figures(following):
+            # only a change of the same figure (同比增长 61.5%), not the next fact (其中…, 年内新增…)
+            if re.match(r"^(同比|比上年|较上年|增长|下降|提高|增幅|较|比)", following) and parse_figures(following):
                 pieces.append(following)
         answer_text = "，".join(pieces) + "。"
         shown = [(p[2], p[3], p[4]) for piece in pieces for p in parse_figures(piece)]
@@ -728,7 +734,7 @@ def _figure_nouns(clause: str, figures: list) -> list[str]:
         if before:
             segments = [x for x in re.split(r"等|达|共|了|的|为|有|至|到|和|、|及", before.group(1)) if x]
             nouns.extend(segments[-1:])
-        after = re.match(r"\s*([\u4e00-\u9fff“”]{1,8})", clause[end:])
+        after = re.match(r"\s*([\u4e00-\u9fff“”]{1,12})", clause[end:])
         if after:
             nouns.append(after.group(1))
     return [noun for noun in nouns if noun]
