@@ -20,13 +20,21 @@ from pathlib import Path
 import numpy as np
 
 from qa.chunk import Chunk
-from qa.figures import CN_FIGURE_RE, DATE_TEXT_RE, NUMBER_RE, clause_spans, parse_figures, sentence_spans
 from qa.errors import BulletinQAError
+from qa.facts import TARGET_WORDS, list_intro
+from qa.figures import (
+    CN_FIGURE_RE,
+    DATE_TEXT_RE,
+    NUMBER_RE,
+    clause_spans,
+    parse_figures,
+    sentence_spans,
+)
 from qa.parse import Bulletin
 from qa.retrieve import Filters, Hit, question_years, retrieve
-from qa.trend import build_table, is_table_question, summarise
 from qa.synonyms import expand
 from qa.tokens import normalise, tokenize
+from qa.trend import build_table, is_table_question, summarise
 
 __all__ = ["Answer", "Assistant", "Citation", "Figure", "Filters", "check_figures", "numbers_in"]
 
@@ -46,7 +54,6 @@ NAME_RE = re.compile(r"[“\"《]([^”\"》]{1,30})[”\"》]")
 RATE_CUES = re.compile(r"增速|增长率|增幅|涨幅|比例|比重|占比|百分|率|(增长|下降|提高|降低|上涨)了?(多少|几)(?![万亿千百]?[人个家元件条项名次户台辆吨斤亩])")
 SOURCE_CUES = re.compile(r"哪个部门|哪个单位|哪家单位|谁办|主办|编印|供稿|来源|出自|谁写|哪个部门写")
 TARGET_CUES = re.compile(r"目标|预期|计划|拟|安排|打算|定的|定为|定了|确定为|预计")
-TARGET_TEXT_RE = re.compile(r"左右|以上|以内|目标|控制在|拟按|力争|预期|计划")
 PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,3}(?:区|县|市|镇|乡)(?=的|有|在|是|共|[，,？?]|$)")
 NOT_PLACES = ("社区", "园区", "小区", "城区", "辖区", "景区", "校区", "片区", "全区", "本区", "郊区", "新区", "全市",
               "本市", "全县", "本县", "城市", "城镇", "乡镇", "全镇")
@@ -445,7 +452,9 @@ class Reader:
                     if question.kind == "figure":
                         if not figures and not CN_FIGURE_RE.search(clause):
                             continue
-                        preamble = _list_intro(bulletin, chunk, s_start) + sentence[:16]
+                        opens = chunk.kind == "body" and s_start == bulletin.paragraphs[chunk.paragraph].start
+                        intro = list_intro(bulletin, bulletin.paragraphs[chunk.paragraph]) if opens else ""
+                        preamble = intro + sentence[:16]
                         score += self._figure_fit(question, clause, window, figures, preamble)
                     found.append({"score": score, "chunk": chunk, "bulletin": bulletin,
                                   "sentence": (s_start, s_end), "clause": (c_start, c_end),
@@ -485,7 +494,7 @@ class Reader:
             adjustment += 0.15  # "办结了几条" → the clause that says 办结
         if question.years:
             # A plan is marked at the figure (5%左右, 1200万人以上) or where its list is introduced (主要预期目标是：).
-            target_like = bool(TARGET_TEXT_RE.search(clause)) or bool(TARGET_TEXT_RE.search(preamble))
+            target_like = bool(TARGET_WORDS.search(clause)) or bool(TARGET_WORDS.search(preamble))
             if question.wants_target != target_like:
                 # "2009年增长了多少" wants the outcome, never the plan "8%左右"; a target question never the outcome.
                 adjustment -= 1.0
@@ -702,17 +711,6 @@ class Assistant:
             "model": index.model.get("name"),
             "last_update": self.last_update,
         }
-
-
-def _list_intro(bulletin: Bulletin, chunk: Chunk, sentence_start: int) -> str:
-    """The line that introduces a list when the sentence opens its paragraph right after one ending in a
-    colon ('今年发展主要预期目标是：' then '国内生产总值增长5%左右；…'); else nothing."""
-    paragraph = bulletin.paragraphs[chunk.paragraph]
-    if chunk.kind != "body" or sentence_start != paragraph.start or paragraph.index == 0:
-        return ""
-    previous = bulletin.paragraphs[paragraph.index - 1]
-    line = bulletin.clean_text[previous.start:previous.end]
-    return line[-40:] if line.endswith(("：", ":")) else ""
 
 
 def _mostly_named_in(term: str, text: str) -> bool:

@@ -17,14 +17,15 @@ from pathlib import Path
 
 from qa.chunk import Chunk
 from qa.figures import clause_spans, parse_figures, sentence_spans
-from qa.parse import Bulletin
+from qa.parse import Bulletin, Paragraph
 from qa.synonyms import expand
 from qa.tokens import normalise
 
 FACTS_VERSION = 3
 KINDS = ("count", "percent", "change", "target")
 
-TARGET_WORDS = re.compile(r"左右|以上|以内|预期目标|主要目标|目标|控制在|拟按|力争|预期|计划")
+# Plan language, at a figure (5%左右, 1200万人以上) or where its list is introduced (主要预期目标是：).
+TARGET_WORDS = re.compile(r"左右|以上|以内|目标|控制在|拟按|力争|预期|计划")
 CHANGE_WORDS = re.compile(r"(增长|下降|提高|上涨|降低|增加|减少|同比|比上年|较上年|回落|上升|增幅|涨幅)[^，。；]{0,4}$")
 # Verbs and fillers between an indicator and its figure: "国内生产总值超过126万亿元" → 国内生产总值.
 TRAILING = re.compile(
@@ -103,11 +104,7 @@ def extract_facts(bulletin: Bulletin, chunks: list[Chunk]) -> list[Fact]:
     for paragraph in bulletin.paragraphs:
         if paragraph.kind != "body":
             continue
-        intro = ""
-        if paragraph.index > 0:
-            previous = bulletin.paragraphs[paragraph.index - 1]
-            line = text[previous.start:previous.end]
-            intro = line[-30:] if line.endswith(("：", ":")) else ""  # "今年发展主要预期目标是："
+        intro = list_intro(bulletin, paragraph)
         period = paragraph.period
         for s_start, s_end in sentence_spans(text, paragraph.start, paragraph.end):
             sentence = text[s_start:s_end]
@@ -169,6 +166,16 @@ def sentence_period(sentence: str, year: int | None, current: str | None) -> str
     if re.search(r"今年|本年", head):
         return str(year)
     return current
+
+
+def list_intro(bulletin: Bulletin, paragraph: Paragraph) -> str:
+    """The line before a paragraph when it introduces a list ('今年发展主要预期目标是：' then
+    '国内生产总值增长5%左右；…'); else nothing."""
+    if paragraph.index == 0:
+        return ""
+    previous = bulletin.paragraphs[paragraph.index - 1]
+    line = bulletin.clean_text[previous.start:previous.end]
+    return line[-40:] if line.endswith(("：", ":")) else ""
 
 
 def _is_year_or_ordinal(clause: str, start: int, end: int, unit: str | None) -> bool:
