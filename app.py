@@ -20,7 +20,7 @@ from qa.answer import Answer, Assistant, Citation, Filters, shorten_quote
 from qa.chunk import format_issue, shorten
 from qa.errors import BulletinQAError
 from qa.read import MAX_FILE_BYTES, SUPPORTED_SUFFIXES
-from qa.settings import default_for, help_for, resolve_path
+from qa.settings import default_for, help_for, parse_day, resolve_path
 from qa.upload import MAX_UPLOAD_FILES
 
 if TYPE_CHECKING:
@@ -599,6 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=default_for("model"), help=help_for("model"))
     parser.add_argument("-k", type=int, default=default_for("k"), help=help_for("k"))
     parser.add_argument("--reranker", default=default_for("reranker"), help=help_for("reranker"))
+    parser.add_argument("--today", default=default_for("today"), help=help_for("today"))
     return parser
 
 
@@ -609,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"Opening {corpus} (index {resolve_path(args.index)}, model {args.model})…", flush=True)
         assistant = Assistant.open(resolve_path(args.index), model=args.model, reranker=args.reranker,
-                                   corpus_dir=corpus, progress=True)
+                                   corpus_dir=corpus, progress=True, today=parse_day(args.today))
         launch_app(build_app(assistant, k=args.k), host=args.host, port=args.port, auth=auth_from_env())
     except (BulletinQAError, OSError) as error:  # e.g. no corpus folder, index of another model, port taken
         print(f"error: {error}", file=sys.stderr)

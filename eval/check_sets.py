@@ -45,7 +45,7 @@ DEFAULT_GOV = REPO / "eval" / "gov-reports.jsonl"
 DEFAULT_REPORTS = REPO.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
 
 REQUIRED = {"id": str, "question": str, "expected": list, "source": str, "answerable": bool}
-OPTIONAL = {"computed": bool, "tags": list, "history": list}
+OPTIONAL = {"computed": bool, "tags": list, "history": list, "asked_on": str}
 
 INVISIBLE_RE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]+")
 SENTENCE_RE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’」』）)]*|$)")

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from qa.figures import (
     sentence_spans,
 )
 from qa.parse import Bulletin
-from qa.retrieve import Filters, Hit, question_years, retrieve
+from qa.retrieve import Filters, Hit, anchor_relative_years, question_years, retrieve
 from qa.synonyms import expand
 from qa.tokens import normalise, tokenize
 from qa.trend import build_table, is_table_question, summarise
@@ -305,15 +306,20 @@ class Reader:
 
     # ----- the API -----
     def ask(self, question: str, history: list[str] | None = None, filters: Filters | None = None,
-            k: int = 5, method: str = "hybrid") -> Answer:
-        """Answer one question (optionally a follow-up to `history`, earlier user turns) from this index."""
+            k: int = 5, method: str = "hybrid", today: date | None = None) -> Answer:
+        """Answer one question (optionally a follow-up to `history`, earlier user turns) from this index.
+
+        `today` is the day 今年/去年/前年 count from (default: the system date)."""
         started = time.perf_counter()
         cleaned = (question or "").strip()
         if not cleaned or not re.search(r"[\w\u4e00-\u9fff]", cleaned):
             return Answer(question, "请输入一个关于公报内容的问题。", True, seconds=time.perf_counter() - started)
         if len(cleaned) > 500:
             return Answer(question, "问题太长（超过 500 字），请缩短后再问。", True, seconds=time.perf_counter() - started)
-        effective = resolve_follow_up(cleaned, list(history or []))
+        today = today or date.today()
+        history = [anchor_relative_years(turn, today) for turn in history or []]
+        anchored = anchor_relative_years(cleaned, today)
+        effective = resolve_follow_up(anchored, history)
         if is_table_question(effective):
             table = self._table_answer(effective, filters)
             if table is not None:
@@ -322,7 +328,7 @@ class Reader:
                 return guard(table)
         parsed = analyse(effective)
         searched = expand(effective)
-        if effective != cleaned and history:
+        if effective != anchored:
             # A follow-up searches with the previous turn's words too (企事业单位 → 专项关爱行动…).
             searched += " " + QUESTION_WORDS.sub(" ", history[-1])
         hits = retrieve(self.index, self.embedder, searched, k=max(k, 8), filters=filters, method=method)
@@ -629,8 +635,9 @@ class Assistant:
     """
 
     def __init__(self, index, embedder, reranker: str | None = None, index_dir: Path | None = None,
-                 corpus_dir: Path | None = None) -> None:
+                 corpus_dir: Path | None = None, today: date | None = None) -> None:
         self.embedder = embedder
+        self.today = today  # the day 今年/去年 count from; None: the system date at each ask
         self.index_dir = index_dir
         self.corpus_dir = corpus_dir
         self._reranker = _load_reranker(reranker) if reranker else None
@@ -645,7 +652,7 @@ class Assistant:
 
     @classmethod
     def open(cls, index_dir: Path, model: str | None = None, reranker: str | None = None,
-             corpus_dir: Path | None = None, progress: bool = True) -> "Assistant":
+             corpus_dir: Path | None = None, progress: bool = True, today: date | None = None) -> "Assistant":
         """Load the embedder and the index in index_dir (refusing an index built with another model).
 
         Args:
@@ -662,14 +669,16 @@ class Assistant:
                 print(f"warning: {name} was not indexed: {reason}", file=sys.stderr)
         else:
             index = BulletinIndex.load(index_dir, embedder)
-        assistant = cls(index, embedder, reranker, index_dir=index_dir, corpus_dir=corpus_dir)
+        assistant = cls(index, embedder, reranker, index_dir=index_dir, corpus_dir=corpus_dir, today=today)
         assistant.last_update = index.created
         return assistant
 
     def ask(self, question: str, history: list[str] | None = None, filters: Filters | None = None,
-            k: int = 5, method: str = "hybrid") -> Answer:
-        """Answer one question (optionally a follow-up to `history`, earlier user turns)."""
-        return self._reader.ask(question, history=history, filters=filters, k=k, method=method)
+            k: int = 5, method: str = "hybrid", today: date | None = None) -> Answer:
+        """Answer one question (optionally a follow-up to `history`, earlier user turns; 今年/去年 counted
+        from `today`, else the assistant's date, else the system date)."""
+        return self._reader.ask(question, history=history, filters=filters, k=k, method=method,
+                                today=today or self.today)
 
     def add_files(self, paths: list[Path], progress: bool = True):
         """Add bulletin files (e.g. uploads) to the corpus folder and update the index incrementally.

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from qa.errors import BulletinQAError
-from qa.settings import default_for, help_for, resolve_path
+from qa.settings import default_for, help_for, parse_day, resolve_path
 
 EPILOG = """\
 examples:
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--to", dest="date_to", help="only issues dated on or before YYYY-MM-DD")
     ask.add_argument("--department", help="only articles tagged with this department, e.g. 区委社工部")
     ask.add_argument("--reranker", default=default_for("reranker"), help=help_for("reranker"))
+    ask.add_argument("--today", default=default_for("today"), help=help_for("today"))
     ask.add_argument("--corpus", default=default_for("corpus"),
                      help=help_for("corpus") + "; the index is built or updated from it before answering")
     ask.add_argument("--no-update", action="store_true",
@@ -97,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--cmrc", type=Path, help="also run the external CMRC 2018 check on this SQuAD-style JSON file")
     evaluate.add_argument("--cmrc-index", default="index-cmrc",
                           help="index folder for the CMRC paragraphs (built on first use; default: index-cmrc)")
+    evaluate.add_argument("--today", default=default_for("today"),
+                          help=help_for("today") + "; a question's own asked_on wins")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     evaluate.add_argument("--report", type=Path, help="write report.md and charts into this folder")
     for metric in ("answer-accuracy", "citation-accuracy", "recall@1", "recall@5", "mrr@10",
@@ -149,7 +152,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.files:
         corpus = resolve_path(args.corpus)
         assistant = Assistant.open(resolve_path(args.index), model=args.model,
-                                   corpus_dir=corpus if corpus.is_dir() else None, progress=not args.json)
+                                   corpus_dir=corpus if corpus.is_dir() else None, progress=not args.json,
+                                   today=parse_day(args.today))
         for path in args.files:
             results += evaluate_set(assistant, path, methods, progress=not args.json)
     cmrc = None
@@ -275,7 +279,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     corpus = None if args.no_update or not resolve_path(args.corpus).is_dir() else resolve_path(args.corpus)
     assistant = Assistant.open(resolve_path(args.index), model=args.model, reranker=args.reranker,
-                               corpus_dir=corpus, progress=not args.json)
+                               corpus_dir=corpus, progress=not args.json, today=parse_day(args.today))
     filters = Filters(series=args.series, issue=args.issue, date_from=args.date_from, date_to=args.date_to,
                       department=args.department)
     questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)

@@ -1,7 +1,7 @@
 """The eval suite: run a Q&A set through the assistant and score retrieval and answers, per method.
 
 A Q&A set is JSON lines: {"id", "question", "expected": [...], "source", "answerable", "computed"?,
-"tags"?, "history"?}. Matching is whitespace-insensitive after NFKC (full-width ％ and digits fold).
+"tags"?, "history"?, "asked_on"?}. Matching is whitespace-insensitive after NFKC (full-width ％ and digits fold).
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from qa.answer import Assistant, resolve_follow_up, unsupported_figures
 from qa.errors import BulletinQAError
-from qa.retrieve import retrieve
+from qa.retrieve import anchor_relative_years, retrieve
+from qa.settings import parse_day
 from qa.tokens import normalise
 
 REQUIRED_KEYS = ("id", "question", "expected", "source", "answerable")
@@ -32,6 +34,7 @@ class QAItem:
     computed: bool = False
     tags: tuple[str, ...] = ()
     history: tuple[str, ...] = ()
+    asked_on: date | None = None  # the day 今年/去年 in the question count from (default: the run's date)
 
 
 @dataclass
@@ -131,16 +134,26 @@ def load_qa_set(path: Path) -> list[QAItem]:
         seen.add(data["id"])
         items.append(QAItem(str(data["id"]), data["question"], tuple(data["expected"]), data["source"] or "",
                             bool(data["answerable"]), bool(data.get("computed", False)),
-                            tuple(data.get("tags", ())), tuple(data.get("history", ()))))
+                            tuple(data.get("tags", ())), tuple(data.get("history", ())),
+                            _asked_on(data.get("asked_on"), f"{path}:{number}")))
     return items
+
+
+def _asked_on(value, where: str) -> date | None:
+    try:
+        return parse_day(value)
+    except BulletinQAError as error:
+        raise BulletinQAError(f"{where}: asked_on: {error}") from None
 
 
 def evaluate_item(assistant: Assistant, item: QAItem, method: str, depth: int = 10) -> ItemResult:
     """Ask one question with one retrieval method and score it."""
     started = time.perf_counter()
-    answer = assistant.ask(item.question, history=list(item.history), method=method)
+    answer = assistant.ask(item.question, history=list(item.history), method=method, today=item.asked_on)
     seconds = time.perf_counter() - started
-    effective = resolve_follow_up(item.question.strip(), list(item.history))
+    today = item.asked_on or assistant.today or date.today()
+    effective = resolve_follow_up(anchor_relative_years(item.question.strip(), today),
+                                  [anchor_relative_years(turn, today) for turn in item.history])
     source_rank = None
     if item.source:
         target = squash(item.source)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -63,6 +65,20 @@ class Hit:
 def question_years(question: str) -> list[str]:
     """Years a question asks about explicitly ('2023年城镇新增就业…' → ['2023'])."""
     return [str(to_int(match.group(1))) for match in YEAR_RE.finditer(question)]
+
+
+# Relative years in a question count from the day it is asked. Not after 比/较/同: '比去年增长多少' compares.
+RELATIVE_YEARS = {"今年": 0, "本年": 0, "去年": -1, "上年": -1, "前年": -2, "明年": 1}
+RELATIVE_YEAR_RE = re.compile(r"(?<![比较同于])(今年|本年|去年|上年|前年|明年)")
+
+
+def anchor_relative_years(question: str, today: date) -> str:
+    """Name the year a relative word means: '去年城镇新增就业多少人？' asked in 2026 → '2025年城镇新增就业多少人？'.
+
+    A question that names a year already keeps its own words ('2024年比去年…' compares with the year before)."""
+    if question_years(question):
+        return question
+    return RELATIVE_YEAR_RE.sub(lambda match: f"{today.year + RELATIVE_YEARS[match.group(1)]}年", question)
 
 
 def year_mask(index: BulletinIndex, years: list[str]) -> np.ndarray:

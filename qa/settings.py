@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+
+from qa.errors import BulletinQAError
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ SETTINGS: tuple[Setting, ...] = (
                                "sentence-transformers name or local path, e.g. BAAI/bge-small-zh-v1.5"),
     Setting("k", 5, "how many passages to retrieve and cite"),
     Setting("reranker", None, "optional cross-encoder name or path to rerank passages (off by default)"),
+    Setting("today", None, "the day 今年/去年/前年 in a question count from, YYYY-MM-DD (default: the system date)"),
     Setting("host", "127.0.0.1", "address the chat server binds (127.0.0.1 keeps it on this machine)"),
     Setting("port", 7860, "port of the chat server"),
 )
@@ -67,3 +71,13 @@ def help_for(name: str) -> str:
 def resolve_path(value: str | Path) -> Path:
     """Expand ~ and make a path absolute."""
     return Path(value).expanduser().resolve()
+
+
+def parse_day(value: str | date | None) -> date | None:
+    """A YYYY-MM-DD setting as a date (None stays None: the system date is used at ask time)."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise BulletinQAError(f"not a date: {value!r}; write it as YYYY-MM-DD, e.g. 2026-02-12") from None

@@ -6,6 +6,7 @@ behaviours with the real default model are checked in test_end_to_end.py.
 
 import re
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from qa.answer import Answer, Assistant, Citation, Filters, check_figures, guard, numbers_in, resolve_follow_up
 from qa.embed import HashEmbedder
 from qa.importers import export_gov_reports
+from qa.retrieve import anchor_relative_years
 from qa.store import update_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +105,39 @@ def test_year_question_is_answered_from_the_next_years_review(assistant):
     assert not answer.abstained, answer.answer
     assert "1244万" in answer.answer
     assert answer.citations[0].issue == "2024"
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("去年城镇新增就业多少人？", "2025年城镇新增就业多少人？"),
+    ("今年的经济增长目标是多少", "2026年的经济增长目标是多少"),
+    ("前年和去年的赤字率", "2024年和2025年的赤字率"),
+    ("明年要建多少个社区食堂？", "2027年要建多少个社区食堂？"),
+    ("城镇新增就业比去年多多少？", "城镇新增就业比去年多多少？"),  # a comparison, not a period
+    ("2024年城镇新增就业比去年多多少？", "2024年城镇新增就业比去年多多少？"),  # names its own year
+    ("全区持证社工有多少人？", "全区持证社工有多少人？"),
+])
+def test_relative_years_count_from_the_day_asked(question, expected):
+    assert anchor_relative_years(question, date(2026, 11, 27)) == expected
+
+
+def test_relative_year_questions_answer_for_that_year_or_say_it_is_missing(assistant):
+    # Asked in mid-2025: 去年 is 2024, answered by the 2025 report's review; 今年 is 2025, its targets.
+    last_year = assistant.ask("去年城镇新增就业多少人？", today=date(2025, 6, 1))
+    assert "1256万" in last_year.answer and last_year.citations[0].issue == "2025"
+    assert last_year.effective_question == "2024年城镇新增就业多少人？"
+    this_year = assistant.ask("今年的经济增长目标是多少？", today=date(2025, 6, 1))
+    assert "5%左右" in this_year.answer and this_year.citations[0].issue == "2025"
+    # The follow-up keeps the subject and moves the year: 前年 = 2023, from the 2024 report.
+    before = assistant.ask("那前年呢？", history=["去年城镇新增就业多少人？"], today=date(2025, 6, 1))
+    assert "1244万" in before.answer and before.citations[0].issue == "2024"
+    # Asked in late 2026, 去年 is 2025: no 2026 report holds its outcome, so it is not answered from 2024.
+    later = assistant.ask("去年城镇新增就业多少人？", today=date(2026, 11, 27))
+    periods = {chunk.chunk_id: chunk.period for chunk in assistant.index.chunks}
+    assert "1256万" not in later.answer and all(periods[c.chunk_id] != "2024" for c in later.citations)
+    assert later.effective_question == "2025年城镇新增就业多少人？"
+    # The seed (2026-02-12) reviews 2025: asked in 2026, 去年 reaches it.
+    seed = assistant.ask("去年全区持证社工有多少人？", today=date(2026, 11, 27))
+    assert "434" in seed.answer
 
 
 def test_follow_up_resolves_against_previous_turn(assistant):
