@@ -116,8 +116,8 @@ def extract_facts(bulletin: Bulletin, chunks: list[Chunk]) -> list[Fact]:
                 clause = text[c_start:c_end]
                 listed = _list_members(clause)
                 for f_start, f_end, figure, value, unit in _merge_ranges(clause, parse_figures(clause)):
-                    if _is_year_or_ordinal(clause, f_start, f_end, unit):
-                        continue
+                    if value is None or _is_year_or_ordinal(clause, f_start, f_end, unit):
+                        continue  # a fact needs a value to compare across issues
                     before = clause[:f_start]
                     indicator = listed.get(f_start) or _indicator(before) or last_indicator
                     last_indicator = indicator or last_indicator

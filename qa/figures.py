@@ -10,15 +10,22 @@ import re
 from qa.tokens import normalise
 
 SENTENCE_RE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’」』）)]*|$)")
-CLAUSE_SPLIT_RE = re.compile(r"(?<=[，；：,;:\n])")
+# Clauses end after ，；：, except a comma that groups thousands (older reports: 33，212万吨).
+CLAUSE_SPLIT_RE = re.compile(r"(?<=[；：;:\n])|(?<=[，,])(?!(?<=\d[，,])\d{3}(?!\d))")
 NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")  # used on NFKC-normalised text
 FIGURE_RE = re.compile(
-    r"(?<![A-Za-z0-9.．])(?P<num>\d+(?:[.．]\d+)?)(?![A-Za-z+＋\d])\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
+    r"(?<![A-Za-z0-9.．])(?P<num>\d{1,3}(?:[，,]\d{3})+(?!\d)|\d+(?:[.．]\d+)?)(?![A-Za-z+＋\d])\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
     r"(?P<unit>[%％]|个百分点|人次|万人次|户次|元|人|个|家|支|件|条|场|项|名|块|次|所|座|公里|千米|米|亩|吨|斤|年|天|月|倍|处|份|套|批|期|类|辆|台|张|本|篇|场次|周年|周岁|岁|余)?"
 )
 DATE_TEXT_RE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月(\s*\d{1,2}\s*日)?")
 CN_FIGURE_RE = re.compile(r"[两二三四五六七八九十百千]+(?=大|个|家|项|支|张|类|条|种|批|次)|百分之[零一二三四五六七八九十点至到]+")
 SCALES = {"千": 1e3, "万": 1e4, "亿": 1e8, "万亿": 1e12}
+# Amounts written in Chinese numerals with a unit, as older reports do: 六百零八万吨, 三千六百五十亿斤.
+# Only numerals with a place (百/千/万/亿): '三项', '两个' are wording, not figures.
+CN_AMOUNT_RE = re.compile(
+    r"(?P<num>[零〇一二两三四五六七八九十百千万亿]*[百千万亿][零〇一二两三四五六七八九十百千万亿]*?)"
+    r"(?P<approx>多|余)?(?P<scale>万亿|亿|万)?(?P<unit>吨|斤|公斤|元|人|个|家|户|所|座|公里|亩|辆|台|套|件|项|头|匹|千瓦|瓦)"
+)
 
 
 # 百分之十一点八; a range such as 百分之八至九 is one figure whose value is its lower bound.
@@ -45,7 +52,28 @@ def parse_cn_percents(text: str) -> list[tuple[int, int, str, float, str]]:
 def parse_figures(text: str) -> list[tuple[int, int, str, float | None, str | None]]:
     """Figures in a piece of text, in order: (start, end, text, value, unit). Digits, and percentages
     written in Chinese numerals (百分之十一点八)."""
-    return sorted(_digit_figures(text) + parse_cn_percents(text))
+    return sorted(_digit_figures(text) + parse_cn_percents(text) + parse_cn_amounts(text))
+
+
+def parse_cn_amounts(text: str) -> list[tuple[int, int, str, float | None, str | None]]:
+    """Amounts in Chinese numerals with a unit: 六百零八万吨 → 6,080,000 吨. A numeral that already holds
+    万/亿 before another scale (四亿零七百多万吨) keeps its text but no value."""
+    from qa.tokens import chinese_numeral_value
+
+    found = []
+    for match in CN_AMOUNT_RE.finditer(text):
+        numeral, scale = match.group("num"), match.group("scale")
+        if numeral.startswith(("万", "亿")):
+            continue
+        value = chinese_numeral_value(numeral)
+        if value is None:
+            continue
+        if scale and re.search("[万亿]", numeral):
+            amount = None
+        else:
+            amount = float(value) * SCALES.get(scale, 1.0)
+        found.append((match.start(), match.end(), match.group(), amount, match.group("unit")))
+    return found
 
 
 def _digit_figures(text: str) -> list[tuple[int, int, str, float | None, str | None]]:
@@ -58,7 +86,7 @@ def _digit_figures(text: str) -> list[tuple[int, int, str, float | None, str | N
         while end > match.start() and text[end - 1].isspace():
             end -= 1
         scale = match.group("scale")
-        value = float(normalise(number)) * SCALES.get(scale, 1.0)
+        value = float(re.sub(r"[,]", "", normalise(number))) * SCALES.get(scale, 1.0)
         unit = match.group("unit")
         unit = normalise(unit) if unit else unit
         if unit == "余":

@@ -162,11 +162,16 @@ def summarise(indicator: str, rows: list[Row], qualifier=lambda fact: "") -> str
 
 
 def _verdict(target: Fact, window: str, outcome: Fact) -> str:
-    """达到 / 未达到 by the target's own wording (以上, 以内, 左右)."""
+    """The outcome against the target, by the target's own wording: a floor (以上) is met or not, a ceiling
+    (以内) kept or exceeded; a point (左右, or no wording) is only said to be met within a small tolerance,
+    otherwise 高于/低于 — whether higher is better (growth) or worse (prices) is the reader's call."""
     if target.unit != outcome.unit:
         return "单位不同，无法直接比较"
     if "以内" in window or "以下" in window:
-        return "达到目标" if outcome.value <= target.value else "未达到目标"
-    if "左右" in window:
-        return "达到目标" if outcome.value >= target.value - 0.5 * max(1.0, target.value / 10) else "低于目标"
-    return "达到目标" if outcome.value >= target.value else "未达到目标"
+        return "控制在目标以内" if outcome.value <= target.value else "超出目标"
+    if "以上" in window or "超过" in window:
+        return "达到目标" if outcome.value >= target.value else "未达到目标"
+    tolerance = 0.5 * max(1.0, abs(target.value) / 10) if "左右" in window else 0.0
+    if abs(outcome.value - target.value) <= tolerance:
+        return "与目标基本一致" if tolerance else "与目标持平"
+    return "高于目标" if outcome.value > target.value else "低于目标"

@@ -111,8 +111,29 @@ def test_target_versus_outcome(assistant):
     outcome_row = next(r for r in answer.table if r["role"] == "outcome")
     assert answer.citations[target_row["citation"]].issue == "2024"
     assert answer.citations[outcome_row["citation"]].issue == "2025"
-    assert "达到目标" in answer.answer
+    assert "与目标基本一致" in answer.answer  # 5% against 5%左右
     cited(assistant, answer)
+
+
+@pytest.mark.parametrize("target,wording,outcome,verdict", [
+    (5.0, "5%左右", 5.0, "与目标基本一致"),
+    (8.0, "8%左右", 10.3, "高于目标"),  # growth above a point target: said as it is, not "达到"
+    (10.0, "10%左右", 14.8, "高于目标"),  # prices above a point target: not "达到" either
+    (5.5, "5.5%左右", 3.0, "低于目标"),
+    (1200.0, "1200万人以上", 1256.0, "达到目标"),
+    (1200.0, "1200万人以上", 1100.0, "未达到目标"),
+    (3.0, "3%以内", 2.0, "控制在目标以内"),
+    (3.0, "3%以内", 3.4, "超出目标"),
+])
+def test_target_verdict_follows_the_targets_own_wording(target, wording, outcome, verdict):
+    from qa.facts import Fact
+    from qa.trend import _verdict
+
+    def fact(value):
+        return Fact("id", "指标", str(value), value, "%", 1.0, "target", "2024", "政府工作报告", "2024", None,
+                    "f.md", "c", 0, 1, 0, 1)
+
+    assert _verdict(fact(target), wording, fact(outcome)) == verdict
 
 
 def test_conflicting_issues_are_shown_side_by_side(tmp_path):
@@ -227,3 +248,21 @@ def test_indicator_matching_recall_on_labelled_sample(assistant):
     print("indicator matching recall:", round(recall, 3))
     assert recall >= MATCHING_PINNED - 0.03
 
+
+
+@pytest.mark.parametrize("text,figures", [
+    ("粮食产量33，212万吨，比上年增加2，737万吨", [("33，212万吨", 332_120_000.0), ("2，737万吨", 27_370_000.0)]),
+    ("粮食产量将要达到３，６５０亿斤", [("３，６５０亿斤", 365_000_000_000.0)]),
+    ("棉花达到六百零八万吨，增长３１．１％", [("六百零八万吨", 6_080_000.0), ("３１．１％", 31.1)]),
+    ("粮食（不包括大豆）的产量为三千六百五十亿斤", [("三千六百五十亿斤", 365_000_000_000.0)]),
+    ("粮食产量达到四亿零七百多万吨", [("四亿零七百多万吨", None)]),  # written, but no single value
+    ("2019，2020年城镇新增就业1256万人", [("2019", 2019.0), ("2020年", 2020.0), ("1256万人", 12_560_000.0)]),
+    ("三项任务、两个中心", []),  # wording, not figures
+])
+def test_older_reports_figures_parse_whole(text, figures):
+    from qa.figures import clause_spans, parse_figures
+
+    assert [(f[2], f[3]) for f in parse_figures(text)] == figures
+    # A thousands comma never ends a clause, so a quote never cuts 33，212万吨 in two.
+    for figure, _ in figures:
+        assert any(figure in text[s:e] for s, e in clause_spans(text, 0, len(text)))
