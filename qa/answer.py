@@ -54,7 +54,18 @@ WHAT_CUES = re.compile(r"哪个|哪些|哪家|什么|名称|叫|哪一个|如何
 NAME_RE = re.compile(r"[“\"《]([^”\"》]{1,30})[”\"》]")
 RATE_CUES = re.compile(r"增速|增长率|增幅|涨幅|比例|比重|占比|百分|率|(增长|下降|提高|降低|上涨)了?(多少|几)(?![万亿千百]?[人个家元件条项名次户台辆吨斤亩])")
 SOURCE_CUES = re.compile(r"哪个部门|哪个单位|哪家单位|谁办|主办|编印|供稿|来源|出自|谁写|哪个部门写")
-TARGET_CUES = re.compile(r"目标|预期|计划|拟|安排|打算|定的|定为|定了|确定为|预计")
+# 要 right before a verb and 多少 asks for a plan too: "单位GDP能耗要降低多少".
+TARGET_CUES = re.compile(r"目标|预期|计划|拟|安排|打算|定的|定为|定了|确定为|预计|(?<![主需重必只])要[\u4e00-\u9fff]{1,3}(?:多少|几)")
+# "国内生产总值总量" asks for an amount, never for a ratio to GDP.
+AMOUNT_CUES = re.compile(r"总量|总额|总值是|规模|多少钱|多少元|多少亿|多少万亿")
+# A multi-year average ("年均1270多万人") does not answer one year's question unless an average is asked.
+AVERAGE_RE = re.compile(r"年均|平均每年|每年平均")
+# An indicator is named by a noun phrase that ends like one (失业率, 进出口总额, 单位GDP能耗); other words before
+# 多少 are mostly the asker's verbs ('一年里指导开展了多少场'), which the text words differently.
+INDICATOR_END_RE = re.compile(r"(率|额|值|量|数|比例|比重|指数|能耗|收入|支出|赤字|价格|涨幅|增速)$")
+# Words of a figure question that say how it is asked, not what is measured ('…的增长预期目标是多少').
+ASKING_WORDS_RE = re.compile(r"[12][0-9]{3}\s*年(?:度)?|全年|年度|预期|目标|计划|实际|大概|大约|一共|总共|共计|"
+                             r"要|定在|定为|定了|是|的|有|为|达到|达|了|在|多少|几|怎样|如何|[？?，,。！!、\s]")
 PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,3}(?:区|县|市|镇|乡)(?=的|有|在|是|共|[，,？?]|$)")
 NOT_PLACES = ("社区", "园区", "小区", "城区", "辖区", "景区", "校区", "片区", "全区", "本区", "郊区", "新区", "全市",
               "本市", "全县", "本县", "城市", "城镇", "乡镇", "全镇")
@@ -64,7 +75,7 @@ COUNT_UNITS = set("个家人支件条场项名块次所座处份套批辆台张�
 FOLLOW_UP_RE = re.compile(r"^(那么?|还有|那个|另外|以及)|呢[？?]?$")
 DIFFERENCE_CUES = re.compile(r"(增加|增长|多了|扩充|提高|提升|上升|减少|下降|降低|少了)(了)?(多少|几)")
 FROM_TO_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])[^，。；\d]{0,20}?(?:至|到)\s*(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])")
-MEASURE_AFTER_QUESTION = re.compile(r"(?:多少|几)(万|亿)?(个|家|人次|人|支|件|条|场|项|名|块|次|所|座|元|亩|吨|斤|天|倍|处|份|套|批|辆|台|张|本|篇|期)")
+MEASURE_AFTER_QUESTION = re.compile(r"(?:多少|几)(万|亿)?(个人|位|个|家|人次|人|支|件|条|场|项|名|块|次|所|座|元|亩|吨|斤|天|倍|处|份|套|批|辆|台|张|本|篇|期)")
 
 # Indicators match by meaning above this cosine (calibrated on eval/facts-labelled.jsonl, README "Figures").
 INDICATOR_COSINE = 0.85
@@ -192,6 +203,7 @@ class Question:
     predicate: str | None = None  # 办结 in 办结了几条: what must be said right where the figure is
     wants_target: bool = False  # asks for a plan (预期目标) rather than an outcome
     years: list[str] = field(default_factory=list)
+    measured: tuple[str, ...] = ()  # what a figure question measures: 进出口总额 in '2024年进出口总额的增长目标
     weights: dict[str, float] | None = None  # token → IDF weight, filled once by the Reader
 
 
@@ -220,9 +232,24 @@ def analyse(question: str) -> Question:
     # Years are matched through chunk periods, not as words: "2009年" must not outweigh 城镇新增就业.
     matchable = re.sub(r"[12][0-9]{3}\s*年|去年|今年|前年|上年|明年", " ", expand(content))
     tokens = [token for token in tokenize(matchable) if not token.isspace() and not set(token) & STOP_CHARS]
-    return Question(question, kind, content, tokens, measure.group(2) if measure else None,
+    measure_word = {"个人": "人"}.get(measure.group(2), measure.group(2)) if measure else None  # 几个人 counts 人
+    measured = tuple(word for word in ASKING_WORDS_RE.split(text[:asking.start()] if asking else "")
+                     if len(word) >= 3 and re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9]+", word)
+                     and INDICATOR_END_RE.search(word))
+    return Question(question, kind, content, tokens, measure_word,
                     counted.group() if counted else None, predicate, bool(TARGET_CUES.search(text)),
-                    question_years(question))
+                    question_years(question), measured)
+
+
+def _home_of(bulletin: Bulletin) -> str:
+    """The bulletin's own name and publisher: the place it speaks for."""
+    return " ".join(filter(None, (bulletin.series, bulletin.publisher, bulletin.title)))
+
+
+def _paragraph_of(bulletin: Bulletin, chunk: Chunk) -> str:
+    """The chunk's paragraph with its article title and section heading."""
+    paragraph = bulletin.paragraphs[chunk.paragraph]
+    return " ".join(filter(None, (chunk.title, chunk.section, bulletin.clean_text[paragraph.start:paragraph.end])))
 
 
 def _named_in(term: str | None, text: str) -> bool | None:
@@ -446,8 +473,12 @@ class Reader:
                         elif not any(f"{year}年" in normalise(sentence) for year in question.years):
                             score -= 0.2  # another year's passage that merely mentions the year elsewhere
                     for place in PLACE_RE.findall(normalise(question.text)):
-                        if not place.endswith(NOT_PLACES) and place not in bulletin.clean_text:
-                            score -= 0.5  # "二七区的持证社工" is not answered by the figure for 上街区
+                        # "二七区的持证社工" is never answered by the figure for 上街区, nor "峡窝镇有多少个网格"
+                        # by the district's 255 网格: a place must be named where the figure is, unless it is
+                        # the bulletin's own (上街区 in 中共上街区委办公室).
+                        if not place.endswith(NOT_PLACES) and place not in _home_of(bulletin) \
+                                and place not in _paragraph_of(bulletin, chunk):
+                            score -= 1.0
                     if SOURCE_CUES.search(question.text):
                         tagged = chunk.department and f"（{chunk.department}）" in sentence
                         if tagged or (chunk.kind == "masthead" and clause.strip() == bulletin.publisher):
@@ -476,6 +507,13 @@ class Reader:
         if RATE_CUES.search(question.text) and units:
             # "经济增速是多少" is answered by a percentage, not by "67.7万亿元" or "1个百分点的增量"
             adjustment += 0.1 if "%" in units else -0.15
+        if AMOUNT_CUES.search(question.text) and units:
+            adjustment += -0.15 if all(unit == "%" for unit in units) else 0.05
+        if AVERAGE_RE.search(clause) and not AVERAGE_RE.search(question.text) and not re.search(r"平均", question.text):
+            adjustment -= 0.3  # "2022年城镇新增就业" is not "年均1270多万人"
+        for word in question.measured:
+            if not _mostly_named_in(word, window):
+                adjustment -= 0.3  # "进出口总额的增长目标" is not answered by "经济增长预期目标为5%左右"
         if DIFFERENCE_CUES.search(question.text) and FROM_TO_RE.search(window):
             return 0.2  # "增加了几家" is answered by "16 家…扩充至 29 家", whatever the measure word
         if question.measure:
@@ -485,7 +523,7 @@ class Reader:
             if units and all(unit == "%" for unit in units) and question.measure in COUNT_UNITS:
                 adjustment -= 0.5  # "几个小区" is never answered by "98%"
             elif not compatible and not generic:
-                adjustment -= 0.3  # "多少个充电桩" is not answered by "69 条", "多少名成员" not by "80 周年"
+                adjustment -= 1.0  # "多少个充电桩" is not answered by "69 条", "多少名成员" not by "80 周年"
         counted = _named_in(question.counted, window)
         if counted is False:
             adjustment -= 0.25  # the thing counted (经费, 参赛) must be named where the figure is

@@ -94,6 +94,29 @@ def test_abstains_on_near_misses_and_uncovered_years(assistant, question):
     quotes_are_verbatim(assistant, answer)
 
 
+@pytest.mark.parametrize("question", [
+    "峡窝镇有多少个网格？",  # the bulletin names 峡窝镇, but the 255 网格 are the whole district's
+    "“书记沙龙”活动去年办了多少期？",  # the sentence counts 1300 余人次 trained, not sessions
+    "蓝天社区的关爱项目服务了多少位老人？",  # 八大关爱项目 counts projects, not people
+    "2024年进出口总额的增长预期目标是多少？",  # the target list has no 进出口 member
+    "2025年城镇登记失业率目标定在多少以内？",  # 城镇调查失业率 is another indicator
+])
+def test_near_misses_with_the_wrong_place_measure_or_indicator_abstain(assistant, question):
+    answer = assistant.ask(question, today=date(2026, 11, 27))
+    assert answer.abstained, answer.answer
+
+
+@pytest.mark.parametrize("question,expected,issue", [
+    ("2024年单位GDP能耗要降低多少？", "2.5%左右", "2024"),  # 要降低 asks for the plan
+    ("2022年城镇新增就业人数有多少？", "1206万人", "2023"),  # the year's figure, not the 年均 over five years
+    ("2023年国内生产总值总量是多少？", "126万亿元", "2024"),  # an amount, not a ratio to GDP
+])
+def test_indicator_questions_get_the_right_member_kind_and_year(assistant, question, expected, issue):
+    answer = assistant.ask(question)
+    assert expected in answer.answer and answer.citations[0].issue == issue, answer.answer
+    quotes_are_verbatim(assistant, answer)
+
+
 def test_difference_is_shown_as_a_computation_with_both_figures(assistant):
     answer = assistant.ask("两新工委成员单位增加了多少家？")
     assert not answer.abstained
