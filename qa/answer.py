@@ -53,6 +53,7 @@ WHO_CUES = re.compile(r"谁|哪位|什么人|姓名|名字")
 WHAT_CUES = re.compile(r"哪个|哪些|哪家|什么|名称|叫|哪一个|如何|怎样|怎么")
 NAME_RE = re.compile(r"[“\"《]([^”\"》]{1,30})[”\"》]")
 RATE_CUES = re.compile(r"增速|增长率|增幅|涨幅|比例|比重|占比|百分|率|(增长|下降|提高|降低|上涨)了?(多少|几)(?![万亿千百]?[人个家元件条项名次户台辆吨斤亩])")
+ISSUE_SELF_RE = re.compile(r"这期|本期|这一期|该期|这份|印发|出版|刊发|编印|发行")
 SOURCE_CUES = re.compile(r"哪个部门|哪个单位|哪家单位|谁办|主办|编印|供稿|来源|出自|谁写|哪个部门写")
 # 要 right before a verb and 多少 asks for a plan too: "单位GDP能耗要降低多少".
 TARGET_CUES = re.compile(r"目标|预期|计划|拟|安排|打算|定的|定为|定了|确定为|预计|(?<![主需重必只])要[\u4e00-\u9fff]{1,3}(?:多少|几)")
@@ -484,6 +485,13 @@ class Reader:
                         if tagged or (chunk.kind == "masthead" and clause.strip() == bulletin.publisher):
                             # "哪个部门供稿" → the department tag; "哪个单位办的" → the publisher line
                             score = max(score, ANSWER_THRESHOLD + 0.3)
+                    if question.kind == "when" and chunk.kind == "masthead" and ISSUE_SELF_RE.search(question.text) \
+                            and DATE_TEXT_RE.search(clause):
+                        # "这期简报是什么时候印发的" asks for the issue's own date: its masthead line; the issue the
+                        # question names (上街信息) first, else the newest — "这期" is the one just out.
+                        named = self.coverage(question, _home_of(bulletin) + " " + clause)
+                        newest = int(re.sub(r"\D", "", chunk.date or "0") or 0) / 1e9  # 2026-02-12 → 0.0202…
+                        score = max(score, ANSWER_THRESHOLD + 0.2 + 0.1 * named + newest)
                     if question.kind == "when" and not DATE_TEXT_RE.search(clause):
                         continue  # a date question is answered by a clause that holds a date
                     if question.kind == "figure":
@@ -576,7 +584,8 @@ class Reader:
                 answer_text += computed
         elif question.kind == "what" or question.kind == "who":
             entity = self._entity(question, text[c_start:c_end], text[s_start:s_end], chunk)
-            answer_text = f"{entity}。（{clause}）" if entity else f"{clause}。"
+            context = clause.strip("（）()")  # the tag （区委社工部） is its own clause: no （（…））
+            answer_text = (f"{entity}。" if context in entity else f"{entity}。（{context}）") if entity else f"{clause}。"
         else:  # when: the date as the bulletin prints it (an ISO form would show digits the quote lacks)
             answer_text = f"{clause}。"
         others = [self._citation(c["chunk"], *c["sentence"]) for c in candidates[1:6]

@@ -73,12 +73,18 @@ def test_list_resolves_to_the_right_member(assistant, question, member, figure):
     ("中安街社区推行的是什么工作法？", "网格5+工作法"),
     ("责任编辑是谁？", "柴亚文"),
     ("五步议事法在多少个社区推广？", "13"),
+    ("这期上街信息是什么时候印发的？", "2026 年 2 月 12 日"),  # the issue's own date: its masthead line
 ])
 def test_non_figure_and_figure_questions(assistant, question, expected):
     answer = assistant.ask(question)
     assert not answer.abstained, answer
     assert expected in answer.answer
     quotes_are_verbatim(assistant, answer)
+
+
+def test_department_answer_shows_the_tag_once(assistant):
+    answer = assistant.ask("聚焦群众需求提升服务效能这篇稿子是哪个部门报送的？")
+    assert answer.answer.startswith("区委社工部") and "（（" not in answer.answer, answer.answer
 
 
 @pytest.mark.parametrize("question", [
