@@ -489,8 +489,9 @@ class Reader:
                             and DATE_TEXT_RE.search(clause):
                         # "这期简报是什么时候印发的" asks for the issue's own date: its masthead line; the issue the
                         # question names (上街信息) first, else the newest — "这期" is the one just out.
-                        named = self.coverage(question, _home_of(bulletin) + " " + clause)
-                        newest = int(re.sub(r"\D", "", chunk.date or "0") or 0) / 1e9  # 2026-02-12 → 0.0202…
+                        named = self.coverage(question, _home_of(bulletin) + " " + clause) >= 0.5
+                        day = chunk.date or (f"{bulletin.year}-00-00" if bulletin.year else "0")
+                        newest = int(re.sub(r"\D", "", day) or 0) / 1e9  # 2026-02-12 → 0.0202…
                         score = max(score, ANSWER_THRESHOLD + 0.2 + 0.1 * named + newest)
                     if question.kind == "when" and not DATE_TEXT_RE.search(clause):
                         continue  # a date question is answered by a clause that holds a date
