@@ -419,6 +419,17 @@ class Reader:
             conflict = "；两期公报说法不同：" if row.status == "conflict" else ""
             lines.append(f"{label}：{conflict}{' / '.join(shown)}")
 
+        stated = re.search(r"\d", re.sub(r"[12][0-9]{3}\s*年", "", question))  # a figure, not a year
+        asks_outcome = (re.search(r"实际|最后|结果|最终", question) or stated) and not re.search(r"目标(是|为|定为)?(多少|几)|分别", question)
+        if {row.role for row in rows} == {"target", "outcome"} and asks_outcome:
+            # "目标是 1200 万以上，实际完成了多少" asks for the outcome: its quote is cited first, the target's after.
+            role_of = {entry["citation"]: entry["role"] for entry in table if entry["citation"] is not None}
+            order = sorted(range(len(citations)), key=lambda i: role_of.get(i) != "outcome")
+            renumber = {old: new for new, old in enumerate(order)}
+            citations = [citations[i] for i in order]
+            for entry in table:
+                if entry["citation"] is not None:
+                    entry["citation"] = renumber[entry["citation"]]
         summary = summarise(indicator, rows, qualifier)
         text = "\n".join(lines) + (f"\n{summary}" if summary else "")
         figures = tuple(Figure(row["text"], row["value"], row["unit"], row["citation"])

@@ -111,6 +111,12 @@ def test_target_versus_outcome(assistant):
     outcome_row = next(r for r in answer.table if r["role"] == "outcome")
     assert answer.citations[target_row["citation"]].issue == "2024"
     assert answer.citations[outcome_row["citation"]].issue == "2025"
+    assert target_row["citation"] == 0  # 完成了吗: the table's order, target first
+    # Stating the target and asking for the actual figure puts the outcome's quote first.
+    actual = assistant.ask("2024年经济增长目标是5%左右，实际增长了多少？")
+    outcome_row = next(r for r in actual.table if r["role"] == "outcome")
+    assert outcome_row["citation"] == 0 and actual.citations[0].issue == "2025"
+    cited(assistant, actual)
     assert "与目标基本一致" in answer.answer  # 5% against 5%左右
     cited(assistant, answer)
 
