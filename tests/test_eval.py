@@ -84,6 +84,18 @@ def test_seed_set_with_real_model_is_pinned(seed_real, tmp_path):
     assert (tmp_path / "report" / "metrics-shangjie-08.png").stat().st_size > 5000
 
 
+# Held-out sets: written by someone who saw only the source texts, never the code (eval/HELDOUT.md).
+HELDOUT_SEED_PINNED = {"recall@5": 1.0, "answer_accuracy": 0.92, "citation_accuracy": 0.92, "abstention_recall": 0.9,
+                       "unsupported_figures": 0}
+
+
+def test_heldout_seed_set_with_real_model_is_pinned(seed_real):
+    [result] = evaluate_set(seed_real, ROOT / "eval" / "heldout-seed.jsonl", ("hybrid",), progress=False)
+    assert_pinned(result.metrics(), HELDOUT_SEED_PINNED)
+
+
+HELDOUT_GOV_PINNED_BM25 = {"recall@5": 0.92, "answer_accuracy": 0.82, "citation_accuracy": 0.86, "abstention_recall": 0.8,
+                           "unsupported_figures": 0}
 GOV_PINNED_BM25 = {"recall@5": 0.88, "answer_accuracy": 0.77, "abstention_recall": 0.87, "unsupported_figures": 0}
 
 
@@ -93,8 +105,11 @@ def test_gov_reports_set_bm25_is_pinned(tmp_path):
     export_gov_reports(SHARED / "gov-work-reports" / "government_work_reports.jsonl", corpus)
     embedder = HashEmbedder()
     index, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
-    [result] = evaluate_set(Assistant(index, embedder), ROOT / "eval" / "gov-reports.jsonl", ("bm25",), progress=False)
+    assistant = Assistant(index, embedder)
+    [result] = evaluate_set(assistant, ROOT / "eval" / "gov-reports.jsonl", ("bm25",), progress=False)
     assert_pinned(result.metrics(), GOV_PINNED_BM25)
+    [heldout] = evaluate_set(assistant, ROOT / "eval" / "heldout-gov.jsonl", ("bm25",), progress=False)
+    assert_pinned(heldout.metrics(), HELDOUT_GOV_PINNED_BM25)
 
 
 CMRC_PINNED_BM25 = {"paragraph_recall@1": 0.97, "paragraph_recall@5": 0.99, "mrr@10": 0.98}
