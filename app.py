@@ -404,6 +404,22 @@ def upload_message(assistant: Assistant, report) -> str:
     return "<br>".join(lines)
 
 
+def discard_uploads(paths: list[Path]) -> None:
+    """Remove Gradio's temporary copies of uploaded files once handled: an accepted file now lives in the
+    corpus folder, a refused one nowhere. Only files inside Gradio's upload folder are touched."""
+    from gradio.utils import get_upload_folder
+
+    folder = Path(get_upload_folder()).resolve()
+    for path in paths:
+        resolved = path.resolve()
+        if resolved.is_relative_to(folder) and resolved.is_file():
+            resolved.unlink(missing_ok=True)
+            try:
+                resolved.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+            except OSError:
+                pass
+
+
 def check_upload(paths: list[Path]) -> str | None:
     """The message refusing a whole upload before it reaches the library (nothing chosen, too many files)."""
     if not paths:
@@ -496,14 +512,17 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
     def add_bulletins(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (how gradio injects progress)
         """Add uploaded bulletins through the library; report each file; refresh status and series."""
         paths = [Path(f) for f in files or []]
-        refusal = check_upload(paths)
-        if refusal:
-            return refusal, status_html(assistant), gr.skip(), None
-        progress(0, desc="正在检查文件并更新索引…")
-        report = assistant.add_files(paths, progress=True)
-        progress(1, desc="完成")
-        return (upload_message(assistant, report), status_html(assistant),
-                gr.Dropdown(choices=series_choices(assistant)), None)
+        try:
+            refusal = check_upload(paths)
+            if refusal:
+                return refusal, status_html(assistant), gr.skip(), None
+            progress(0, desc="正在检查文件并更新索引…")
+            report = assistant.add_files(paths, progress=True)
+            progress(1, desc="完成")
+            return (upload_message(assistant, report), status_html(assistant),
+                    gr.Dropdown(choices=series_choices(assistant)), None)
+        finally:
+            discard_uploads(paths)
 
     with gr.Blocks(title="公报问答 Bulletin QA") as demo:
         messages = gr.State([])  # what the chat shows, as {"role", "content"} dicts (already escaped)

@@ -920,6 +920,7 @@ def test_upload_limits_hold_through_the_running_app(servers, reports, request):
     assert status == 200 and len(paths) == 21
     message = press_add(server, paths, [f"report-{i}.md" for i in range(21)])
     assert message.count("一次最多添加 20 个文件（这次选了 21 个）") == 21 and "索引保持不变" in message
+    assert not any(Path(p).exists() for p in paths)  # gradio's temporary copies are gone once handled
 
     # Over 20 MB: gradio refuses the upload itself (its max_file_size is the library's limit).
     status, reply = browser_upload(server, [("big.md", b"\xe5\x85\xac" * (MAX_FILE_BYTES // 3 + 1))])
@@ -934,6 +935,7 @@ def test_upload_limits_hold_through_the_running_app(servers, reports, request):
     assert "未添加「tool&#46;exe」：unsupported file type" in message
     assert "未添加「run&#46;sh」：unsupported file type" in message
     assert "已添加「outside&#46;md」" in message and "政府工作报告" in message, message
+    assert not any(Path(p).exists() for p in paths)  # accepted or refused, no copy stays in gradio's folder
 
     assert snapshot(server.index) != index_before  # the good file was indexed …
     added = set(tree(server.corpus)) - set(corpus_before)
