@@ -220,7 +220,7 @@ def write_facts(path: Path, facts: list[Fact]) -> None:
             "start INTEGER, end INTEGER, sentence_start INTEGER, sentence_end INTEGER)"
         )
         db.executemany(f"INSERT OR REPLACE INTO facts VALUES ({', '.join('?' * len(COLUMNS))})",
-                       [tuple(asdict(fact).values()) for fact in facts])
+                       [tuple(vars(fact).values()) for fact in facts])  # asdict's deep copy: 4× slower
         db.execute("CREATE INDEX facts_by_period ON facts (series, period)")
     # sqlite3's context manager commits but does not close
     sqlite3.connect(path).close()

@@ -9,6 +9,8 @@ Layout of an index folder (`index/` by default):
         bulletins.json            the parsed bulletins (clean text, paragraphs) that chunks point into
         dense.faiss               exact inner-product index over L2-normalised vectors
         bm25/                     bm25s arrays over `qa.tokens.tokenize(chunk.embed_text)`
+        term_counts.npy           per-chunk token counts behind the BM25 arrays (reused by the next update)
+        facts.sqlite              the fact table; indicators.json/.npy: its indicators' vectors
 
 A new generation is written completely, then CURRENT is switched to it in one rename, so a crash at any
 moment leaves the previous index loadable; stale generations and temp folders are removed afterwards.
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import __version__
+from qa.bm25 import build_bm25, concat, count_terms, load_counts, save_counts, select_docs
 from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
 from qa.embed import Embedder
 from qa.errors import IndexMismatchError, IndexMissingError, InputFileError
@@ -77,8 +80,16 @@ class UpdateReport:
 
 
 def bulletin_to_dict(bulletin: Bulletin) -> dict:
-    """A JSON-ready form of a bulletin."""
-    return dataclasses.asdict(bulletin)
+    """A JSON-ready form of a bulletin: the JSON of `dataclasses.asdict`, without its deep copies (2× faster)."""
+    return _plain(bulletin)
+
+
+def _plain(value):
+    if dataclasses.is_dataclass(value):
+        return {name: _plain(item) for name, item in vars(value).items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def bulletin_from_dict(data: dict) -> Bulletin:
@@ -144,14 +155,14 @@ class BulletinIndex:
     """Chunks, their vectors (FAISS) and BM25, plus the bulletins they quote. Row i is chunk i everywhere."""
 
     def __init__(self, chunks: list[Chunk], bulletins: dict[str, Bulletin], file_hashes: dict[str, dict],
-                 vectors: np.ndarray, model: dict, created: str | None = None) -> None:
+                 vectors: np.ndarray, model: dict, created: str | None = None, bm25=None) -> None:
         self.chunks = chunks
         self.bulletins = bulletins
         self.file_hashes = file_hashes
         self.model = model
         self.created = created or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         self.dense = build_dense_index(np.ascontiguousarray(vectors, dtype=np.float32), model["dimension"])
-        self.bm25 = _build_bm25(chunks)
+        self.bm25 = bm25 if bm25 is not None else _build_bm25(chunks)
         self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         self._facts = None
         self._folder = None
@@ -188,14 +199,27 @@ class BulletinIndex:
         """(indicator names, their unit vectors), or None for an index built without them."""
         return self._indicators
 
-    def _extract_facts(self) -> list:
+    def _extract_facts(self, old: "BulletinIndex | None" = None) -> list:
+        """Facts of every bulletin; those of a bulletin taken over unchanged from `old` (the very same parsed
+        object, so the same text and chunks) are `old`'s facts instead of being extracted again."""
         from qa.facts import extract_facts
 
         by_file: dict[str, list[Chunk]] = {}
         for chunk in self.chunks:
             by_file.setdefault(chunk.file, []).append(chunk)
+        reused: dict[str, list] = {}
+        if old is not None:
+            kept = {name for name, bulletin in self.bulletins.items() if old.bulletins.get(name) is bulletin}
+            reused = {name: [] for name in kept}
+            for fact in old.facts():
+                if fact.file in kept:
+                    reused[fact.file].append(fact)
         return [fact for name in sorted(self.bulletins)
-                for fact in extract_facts(self.bulletins[name], by_file.get(name, []))]
+                for fact in (reused[name] if name in reused else extract_facts(self.bulletins[name], by_file.get(name, [])))]
+
+    def reuse_facts(self, old: "BulletinIndex") -> None:
+        """Take the facts of the bulletins `old` already held from `old` instead of extracting them again."""
+        self._facts = self._extract_facts(old)
 
     def chunk_years(self) -> list[frozenset[str]]:
         """Per chunk, the years it speaks about: its period and every 'YYYY年' its text names (cached)."""
@@ -284,11 +308,12 @@ class BulletinIndex:
         temp = index_dir / f".tmp-{name}"
         temp.mkdir()
         with open(temp / "chunks.jsonl", "w", encoding="utf-8") as out:
-            for chunk in self.chunks:
-                out.write(json.dumps(dataclasses.asdict(chunk), ensure_ascii=False) + "\n")
+            for chunk in self.chunks:  # vars(): Chunk's fields are plain values, same JSON as asdict, 3× faster
+                out.write(json.dumps(vars(chunk), ensure_ascii=False) + "\n")
         _write_json(temp / "bulletins.json", {f: bulletin_to_dict(b) for f, b in self.bulletins.items()})
         faiss.write_index(self.dense, str(temp / "dense.faiss"))
         self.bm25.save(str(temp / "bm25"), show_progress=False)
+        save_counts(self.bm25, temp)
         from qa.facts import write_facts
 
         write_facts(temp / "facts.sqlite", self.facts())
@@ -459,14 +484,37 @@ def clean_stale(index_dir: Path) -> list[str]:
     return removed
 
 
-def _build_bm25(chunks: list[Chunk]):
-    """A bm25s index over the Chinese-aware tokens of each chunk's embedded text."""
-    import bm25s
+def _build_bm25(chunks: list[Chunk], keys: list[str] | None = None, old: "BulletinIndex | None" = None):
+    """A bm25s index over the Chinese-aware tokens of each chunk's embedded text.
 
-    retriever = bm25s.BM25()
-    corpus_tokens = [tokenize(chunk.embed_text) or [""] for chunk in chunks] or [[""]]
-    retriever.index(corpus_tokens, show_progress=False)
-    return retriever
+    With `old` (an index built by this tokenizer) and the chunks' `vector_key`s, a chunk whose embedded text
+    `old` already holds takes its term counts from `old` (`term_counts.npy`) instead of being tokenised again.
+    """
+    if not chunks:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        retriever.index([[""]], show_progress=False)
+        return retriever
+    previous = load_counts(old.bm25, old._folder) if old is not None and old._folder is not None else None
+    old_rows: dict[str, list[int]] = {}
+    for row, chunk in enumerate(old.chunks if previous is not None else []):
+        old_rows.setdefault(vector_key(chunk), []).append(row)
+    # The n-th chunk with a text takes the counts of the n-th old chunk with it (a copy beyond those is counted
+    # afresh): each old row is used once and in order, so build_bm25 merges instead of sorting.
+    reused: list[tuple[int, int]] = []  # (row, row in old)
+    fresh: list[int] = []
+    for row, key in enumerate(keys or [vector_key(chunk) for chunk in chunks]):
+        copies = old_rows.get(key)
+        if copies:
+            reused.append((row, copies.pop(0)))
+        else:
+            fresh.append(row)
+    parts = [(count_terms([tokenize(chunks[row].embed_text) or [""] for row in fresh]), np.array(fresh, np.int64))]
+    if reused:
+        rows, sources = (np.array(column, np.int64) for column in zip(*reused))
+        parts.insert(0, (select_docs(previous, sources), rows))
+    return build_bm25(concat(parts, len(chunks)))
 
 
 def _write_json(path: Path, data: object) -> None:
@@ -547,6 +595,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
     clean_stale(index_dir)
 
     old: BulletinIndex | None = None
+    old_was_reparsed = False
     if not rebuild and (index_dir / CURRENT_FILE).exists():
         try:
             old = BulletinIndex.load(index_dir, embedder, check_versions=False)
@@ -557,8 +606,12 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
             # chunk texts that did not change (same model, checked above).
             report.warnings.append("index built by another parser/chunker version: every file is parsed again")
             old = _vectors_only(old)
+            old_was_reparsed = True
 
     old_hashes = old.file_hashes if old else {}
+    old_chunks_of: dict[str, list[Chunk]] = {}
+    for chunk in old.chunks if old else []:
+        old_chunks_of.setdefault(chunk.file, []).append(chunk)
     bulletins: dict[str, Bulletin] = {}
     file_hashes: dict[str, dict] = {}
     chunks_by_file: dict[str, list[Chunk]] = {}
@@ -586,7 +639,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
                 continue
             bulletins[name] = old.bulletins[name]
             file_hashes[name] = previous
-            chunks_by_file[name] = [c for c in old.chunks if c.file == name]
+            chunks_by_file[name] = old_chunks_of.get(name, [])
             seen_text[previous["text_sha256"]] = name
             report.files_unchanged.append(name)
             continue
@@ -605,7 +658,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
                 # Keep the version that was indexed before: a bad edit must not lose the old text.
                 bulletins[name] = old.bulletins[name]
                 file_hashes[name] = previous
-                chunks_by_file[name] = [c for c in old.chunks if c.file == name]
+                chunks_by_file[name] = old_chunks_of.get(name, [])
                 seen_text[previous["text_sha256"]] = name
             continue
         bulletins[name] = bulletin
@@ -635,8 +688,14 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
 
     changed = report.files_added or report.files_changed or report.files_removed or old is None
     if changed:
+        # What the previous generation already computed for unchanged chunks and bulletins is reused: their
+        # term counts (BM25) when the tokenizer is the same, and their facts when every version matches.
+        same_versions = old is not None and not old_was_reparsed
+        bm25 = _build_bm25(chunks, keys, old if same_versions else None)
         index = BulletinIndex(chunks, bulletins, file_hashes, vectors, model_manifest(embedder),
-                              created=old.created if old else None)
+                              created=old.created if old else None, bm25=bm25)
+        if same_versions:
+            index.reuse_facts(old)
         index.embed_indicators(embedder, old)
         index.save(index_dir)
     else:
