@@ -36,6 +36,7 @@ import numpy as np
 
 from qa import __version__
 from qa.bm25 import build_bm25, concat, count_terms, load_counts, save_counts, select_docs
+from qa.bm25 import scores as bm25_scores
 from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
 from qa.embed import Embedder
 from qa.errors import IndexMismatchError, IndexMissingError, InputFileError
@@ -106,24 +107,39 @@ def bulletin_from_dict(data: dict) -> Bulletin:
     )
 
 
-# Exact search up to this many chunks, an IVF index above it. Measured by bench/bench.py on 2 cores
-# (README "Performance"): exact inner product costs ~14 ms per query at 100k vectors and grows linearly
-# (~290 ms at 1M), so ~250k is where it alone would take the 30 ms budget; the approximate indexes lost
-# 19–34 % of the exact top 10 at 100k (HNSW M=32 ef 128: recall@10 0.77; IVF nprobe 32: 0.81), too much to
-# pay below that size. At 1M real-structured vectors IVF with 2·√n lists and nprobe 64 keeps recall@10 0.93
-# at 4.4 ms per query.
+# Every vector is scored up to EXACT_LIMIT chunks, an IVF index above it. Measured by bench/bench.py on
+# 2 cores (README "Performance"): exact float32 inner product (IndexFlatIP) costs ~14 ms per query at 100k
+# vectors and grows linearly (~290 ms at 1M); the approximate indexes lost 19–34 % of the exact top 10 at
+# 100k (HNSW M=32 ef 128: recall@10 0.77; IVF nprobe 32: 0.81), too much to pay below ~250k. Above
+# FLAT_LIMIT the scan reads fp16 codes (half the bytes of float32: the scan is bound by memory bandwidth)
+# and re-scores its best REFINE_FACTOR·k with the float32 vectors (IndexRefineFlat): at 100k real-structured
+# vectors the top 50 is the exact set for every query (in the exact order for 97 %; the rest swap near-equal
+# scores) at ~1/3 of the exact scan's time (9.8–14 ms vs 26–38 ms on the loaded machine; 8-bit codes were
+# slower, 13.5–22 ms, their decoding costs more than the bytes saved). Below FLAT_LIMIT the exact scan
+# costs under ~3 ms and stays. At 1M real-structured vectors IVF with 2·√n lists and nprobe 64 keeps
+# recall@10 0.93 at 4.4 ms per query.
+FLAT_LIMIT = 20_000
+REFINE_FACTOR = 2
 EXACT_LIMIT = 250_000
 IVF_PROBES = 64
 
 
 def build_dense_index(vectors: np.ndarray, dimension: int):
-    """Exact inner product (IndexFlatIP) up to EXACT_LIMIT vectors; IVF-Flat with 2·√n lists above it."""
+    """Exact inner product (IndexFlatIP) up to FLAT_LIMIT vectors, an fp16 scan re-scored exactly
+    (IndexRefineFlat) up to EXACT_LIMIT, IVF-Flat with 2·√n lists above it."""
     import faiss
 
-    if len(vectors) <= EXACT_LIMIT:
+    if len(vectors) <= min(FLAT_LIMIT, EXACT_LIMIT):
         index = faiss.IndexFlatIP(dimension)
         if len(vectors):
             index.add(vectors)
+        return index
+    if len(vectors) <= EXACT_LIMIT:
+        codes = faiss.IndexScalarQuantizer(dimension, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexRefineFlat(codes)
+        index.k_factor = REFINE_FACTOR
+        index.train(vectors)  # fp16 codes need no training; this only marks the index trained
+        index.add(vectors)
         return index
     lists = int(2 * np.sqrt(len(vectors)))
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
@@ -151,6 +167,22 @@ def model_manifest(embedder: Embedder) -> dict:
     }
 
 
+class FactTable(list):
+    """The fact table (a list of `qa.facts.Fact`) with its facts grouped by indicator, built on first use, so
+    `qa.facts.find_facts` scores each distinct indicator once and visits only the facts of those that match
+    instead of every fact: at 100k chunks a table question scanned ~65k facts (~19 ms)."""
+
+    def by_indicator(self) -> dict[str, list[tuple[int, object]]]:
+        """Indicator → [(position in the table, fact)], in table order."""
+        groups = getattr(self, "_groups", None)
+        if groups is None:
+            groups = {}
+            for position, fact in enumerate(self):
+                groups.setdefault(fact.indicator, []).append((position, fact))
+            self._groups = groups
+        return groups
+
+
 class BulletinIndex:
     """Chunks, their vectors (FAISS) and BM25, plus the bulletins they quote. Row i is chunk i everywhere."""
 
@@ -175,9 +207,9 @@ class BulletinIndex:
             from qa.facts import read_facts
 
             if self._folder is not None and (self._folder / "facts.sqlite").exists():
-                self._facts = read_facts(self._folder / "facts.sqlite")
+                self._facts = FactTable(read_facts(self._folder / "facts.sqlite"))
             else:
-                self._facts = self._extract_facts()
+                self._facts = FactTable(self._extract_facts())
         return self._facts
 
     def embed_indicators(self, embedder: Embedder, old: "BulletinIndex | None" = None) -> None:
@@ -219,7 +251,7 @@ class BulletinIndex:
 
     def reuse_facts(self, old: "BulletinIndex") -> None:
         """Take the facts of the bulletins `old` already held from `old` instead of extracting them again."""
-        self._facts = self._extract_facts(old)
+        self._facts = FactTable(self._extract_facts(old))
 
     def chunk_years(self) -> list[frozenset[str]]:
         """Per chunk, the years it speaks about: its period and every 'YYYY年' its text names (cached)."""
@@ -244,15 +276,18 @@ class BulletinIndex:
         return cached
 
     def vector_matrix(self) -> np.ndarray:
-        """All vectors as one matrix (for filtered searches over a subset of rows): a view into the exact
-        FAISS index's own storage, no copy; other index types reconstruct once and cache."""
+        """All vectors as one matrix (for filtered searches over a subset of rows): a view into the float32
+        storage of a flat or refined FAISS index, no copy; other index types reconstruct once and cache."""
         import faiss
 
         cached = getattr(self, "_vector_matrix", None)
         if cached is None:
             total, dimension = self.dense.ntotal, self.model["dimension"]
-            if isinstance(self.dense, faiss.IndexFlat) and total:
-                cached = faiss.rev_swig_ptr(self.dense.get_xb(), total * dimension).reshape(total, dimension)
+            flat = self.dense
+            if isinstance(flat, faiss.IndexRefine):  # its float32 vectors
+                flat = faiss.downcast_index(flat.refine_index)
+            if isinstance(flat, faiss.IndexFlat) and total:
+                cached = faiss.rev_swig_ptr(flat.get_xb(), total * dimension).reshape(total, dimension)
             else:
                 cached = self.vectors()
             self._vector_matrix = cached
@@ -274,6 +309,11 @@ class BulletinIndex:
         if self.dense.ntotal == 0:
             return np.zeros((0, self.model["dimension"]), dtype=np.float32)
         return self.dense.reconstruct_n(0, self.dense.ntotal)
+
+    def bm25_scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every chunk for query tokens (all in the vocabulary): `bm25.get_scores`, faster."""
+        vocab = self.bm25.vocab_dict
+        return bm25_scores(self.bm25, [vocab[token] for token in tokens])
 
     def bulletin_of(self, chunk: Chunk) -> Bulletin:
         """The bulletin a chunk was cut from."""

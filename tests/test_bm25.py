@@ -8,8 +8,7 @@ import bm25s
 import numpy as np
 import pytest
 
-import qa.store as store
-from qa import bm25
+from qa import bm25, store
 from qa.chunk import chunk_bulletin
 from qa.embed import HashEmbedder
 from qa.importers import export_gov_reports
