@@ -114,9 +114,9 @@ def bulletin_from_dict(data: dict) -> Bulletin:
 # FLAT_LIMIT the scan reads fp16 codes (half the bytes of float32: the scan is bound by memory bandwidth)
 # and re-scores its best REFINE_FACTOR·k with the float32 vectors (IndexRefineFlat): at 100k real-structured
 # vectors the top 50 is the exact set for every query (in the exact order for 97 %; the rest swap near-equal
-# scores) at ~1/3 of the exact scan's time (9.8–14 ms vs 26–38 ms on the loaded machine; 8-bit codes were
-# slower, 13.5–22 ms, their decoding costs more than the bytes saved). Below FLAT_LIMIT the exact scan
-# costs under ~3 ms and stays. At 1M real-structured vectors IVF with 2·√n lists and nprobe 64 keeps
+# scores) at 1/3–1/2 of the exact scan's time (13.6–21 ms vs 25.8–41.4 ms in the same runs on the loaded
+# machine; 8-bit codes re-scored took 16–22 ms: their decoding costs more than the bytes saved). Below
+# FLAT_LIMIT the exact scan costs under ~3 ms and stays. At 1M real-structured vectors IVF with 2·√n lists and nprobe 64 keeps
 # recall@10 0.93 at 4.4 ms per query.
 FLAT_LIMIT = 20_000
 REFINE_FACTOR = 2
