@@ -220,7 +220,7 @@ def write_facts(path: Path, facts: list[Fact]) -> None:
             "start INTEGER, end INTEGER, sentence_start INTEGER, sentence_end INTEGER)"
         )
         db.executemany(f"INSERT OR REPLACE INTO facts VALUES ({', '.join('?' * len(COLUMNS))})",
-                       [tuple(asdict(fact).values()) for fact in facts])
+                       [tuple(vars(fact).values()) for fact in facts])  # asdict's deep copy: 4× slower
         db.execute("CREATE INDEX facts_by_period ON facts (series, period)")
     # sqlite3's context manager commits but does not close
     sqlite3.connect(path).close()
@@ -274,7 +274,8 @@ def find_facts(facts: list[Fact], query: str, series: str | None = None, year_fr
     """
     scored = []
     similarity_of: dict[str, float] = {}  # per distinct indicator: a corpus repeats the same phrases
-    for fact in facts:
+    grouped = getattr(facts, "by_indicator", None)  # qa.store.FactTable: visit only matching indicators' facts
+    for fact in (facts if grouped is None else _matching(grouped(), query, threshold, semantic)):
         if series and fact.series != series:
             continue
         if kinds and fact.kind not in kinds:
@@ -294,3 +295,16 @@ def find_facts(facts: list[Fact], query: str, series: str | None = None, year_fr
             scored.append((similarity, fact))
     scored.sort(key=lambda pair: (-pair[0], pair[1].period or "", pair[1].file, pair[1].start))
     return [fact for _, fact in scored]
+
+
+def _matching(grouped: dict[str, list[tuple[int, Fact]]], query: str, threshold: float,
+              semantic: dict[str, float] | None) -> list[Fact]:
+    """The facts, in table order, of the indicators that reach the threshold (scored once per indicator)."""
+    found = []
+    for indicator, members in grouped.items():
+        similarity = indicator_similarity(query, indicator)
+        if semantic:
+            similarity = max(similarity, semantic.get(indicator, 0.0))
+        if similarity >= threshold:
+            found += members
+    return [fact for _, fact in sorted(found, key=lambda pair: pair[0])]

@@ -135,7 +135,7 @@ def bm25_ranking(index: BulletinIndex, question: str, mask: np.ndarray | None, d
     tokens = [token for token in tokenize(question) if token in vocab]
     if not tokens:
         return []
-    scores = index.bm25.get_scores(tokens)
+    scores = index.bm25_scores(tokens)
     if mask is not None:
         scores = np.where(mask, scores, 0.0)
     return [int(row) for row in _top(scores, depth) if scores[row] > 0]

@@ -9,6 +9,8 @@ Layout of an index folder (`index/` by default):
         bulletins.json            the parsed bulletins (clean text, paragraphs) that chunks point into
         dense.faiss               exact inner-product index over L2-normalised vectors
         bm25/                     bm25s arrays over `qa.tokens.tokenize(chunk.embed_text)`
+        term_counts.npy           per-chunk token counts behind the BM25 arrays (reused by the next update)
+        facts.sqlite              the fact table; indicators.json/.npy: its indicators' vectors
 
 A new generation is written completely, then CURRENT is switched to it in one rename, so a crash at any
 moment leaves the previous index loadable; stale generations and temp folders are removed afterwards.
@@ -33,6 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from qa import __version__
+from qa.bm25 import build_bm25, concat, count_terms, load_counts, save_counts, select_docs
+from qa.bm25 import scores as bm25_scores
 from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
 from qa.embed import Embedder
 from qa.errors import IndexMismatchError, IndexMissingError, InputFileError
@@ -77,8 +81,16 @@ class UpdateReport:
 
 
 def bulletin_to_dict(bulletin: Bulletin) -> dict:
-    """A JSON-ready form of a bulletin."""
-    return dataclasses.asdict(bulletin)
+    """A JSON-ready form of a bulletin: the JSON of `dataclasses.asdict`, without its deep copies (2× faster)."""
+    return _plain(bulletin)
+
+
+def _plain(value):
+    if dataclasses.is_dataclass(value):
+        return {name: _plain(item) for name, item in vars(value).items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def bulletin_from_dict(data: dict) -> Bulletin:
@@ -95,24 +107,39 @@ def bulletin_from_dict(data: dict) -> Bulletin:
     )
 
 
-# Exact search up to this many chunks, an IVF index above it. Measured by bench/bench.py on 2 cores
-# (README "Performance"): exact inner product costs ~14 ms per query at 100k vectors and grows linearly
-# (~290 ms at 1M), so ~250k is where it alone would take the 30 ms budget; the approximate indexes lost
-# 19–34 % of the exact top 10 at 100k (HNSW M=32 ef 128: recall@10 0.77; IVF nprobe 32: 0.81), too much to
-# pay below that size. At 1M real-structured vectors IVF with 2·√n lists and nprobe 64 keeps recall@10 0.93
-# at 4.4 ms per query.
+# Every vector is scored up to EXACT_LIMIT chunks, an IVF index above it. Measured by bench/bench.py on
+# 2 cores (README "Performance"): exact float32 inner product (IndexFlatIP) costs ~14 ms per query at 100k
+# vectors and grows linearly (~290 ms at 1M); the approximate indexes lost 19–34 % of the exact top 10 at
+# 100k (HNSW M=32 ef 128: recall@10 0.77; IVF nprobe 32: 0.81), too much to pay below ~250k. Above
+# FLAT_LIMIT the scan reads fp16 codes (half the bytes of float32: the scan is bound by memory bandwidth)
+# and re-scores its best REFINE_FACTOR·k with the float32 vectors (IndexRefineFlat): at 100k real-structured
+# vectors the top 50 is the exact set for every query (in the exact order for 97 %; the rest swap near-equal
+# scores) at 1/3–1/2 of the exact scan's time (13.6–21 ms vs 25.8–41.4 ms in the same runs on the loaded
+# machine; 8-bit codes re-scored took 16–22 ms: their decoding costs more than the bytes saved). Below
+# FLAT_LIMIT the exact scan costs under ~3 ms and stays. At 1M real-structured vectors IVF with 2·√n lists and nprobe 64 keeps
+# recall@10 0.93 at 4.4 ms per query.
+FLAT_LIMIT = 20_000
+REFINE_FACTOR = 2
 EXACT_LIMIT = 250_000
 IVF_PROBES = 64
 
 
 def build_dense_index(vectors: np.ndarray, dimension: int):
-    """Exact inner product (IndexFlatIP) up to EXACT_LIMIT vectors; IVF-Flat with 2·√n lists above it."""
+    """Exact inner product (IndexFlatIP) up to FLAT_LIMIT vectors, an fp16 scan re-scored exactly
+    (IndexRefineFlat) up to EXACT_LIMIT, IVF-Flat with 2·√n lists above it."""
     import faiss
 
-    if len(vectors) <= EXACT_LIMIT:
+    if len(vectors) <= min(FLAT_LIMIT, EXACT_LIMIT):
         index = faiss.IndexFlatIP(dimension)
         if len(vectors):
             index.add(vectors)
+        return index
+    if len(vectors) <= EXACT_LIMIT:
+        codes = faiss.IndexScalarQuantizer(dimension, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexRefineFlat(codes)
+        index.k_factor = REFINE_FACTOR
+        index.train(vectors)  # fp16 codes need no training; this only marks the index trained
+        index.add(vectors)
         return index
     lists = int(2 * np.sqrt(len(vectors)))
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
@@ -140,18 +167,34 @@ def model_manifest(embedder: Embedder) -> dict:
     }
 
 
+class FactTable(list):
+    """The fact table (a list of `qa.facts.Fact`) with its facts grouped by indicator, built on first use, so
+    `qa.facts.find_facts` scores each distinct indicator once and visits only the facts of those that match
+    instead of every fact: at 100k chunks a table question scanned ~65k facts (~19 ms)."""
+
+    def by_indicator(self) -> dict[str, list[tuple[int, object]]]:
+        """Indicator → [(position in the table, fact)], in table order."""
+        groups = getattr(self, "_groups", None)
+        if groups is None:
+            groups = {}
+            for position, fact in enumerate(self):
+                groups.setdefault(fact.indicator, []).append((position, fact))
+            self._groups = groups
+        return groups
+
+
 class BulletinIndex:
     """Chunks, their vectors (FAISS) and BM25, plus the bulletins they quote. Row i is chunk i everywhere."""
 
     def __init__(self, chunks: list[Chunk], bulletins: dict[str, Bulletin], file_hashes: dict[str, dict],
-                 vectors: np.ndarray, model: dict, created: str | None = None) -> None:
+                 vectors: np.ndarray, model: dict, created: str | None = None, bm25=None) -> None:
         self.chunks = chunks
         self.bulletins = bulletins
         self.file_hashes = file_hashes
         self.model = model
         self.created = created or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         self.dense = build_dense_index(np.ascontiguousarray(vectors, dtype=np.float32), model["dimension"])
-        self.bm25 = _build_bm25(chunks)
+        self.bm25 = bm25 if bm25 is not None else _build_bm25(chunks)
         self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         self._facts = None
         self._folder = None
@@ -164,9 +207,9 @@ class BulletinIndex:
             from qa.facts import read_facts
 
             if self._folder is not None and (self._folder / "facts.sqlite").exists():
-                self._facts = read_facts(self._folder / "facts.sqlite")
+                self._facts = FactTable(read_facts(self._folder / "facts.sqlite"))
             else:
-                self._facts = self._extract_facts()
+                self._facts = FactTable(self._extract_facts())
         return self._facts
 
     def embed_indicators(self, embedder: Embedder, old: "BulletinIndex | None" = None) -> None:
@@ -188,14 +231,27 @@ class BulletinIndex:
         """(indicator names, their unit vectors), or None for an index built without them."""
         return self._indicators
 
-    def _extract_facts(self) -> list:
+    def _extract_facts(self, old: "BulletinIndex | None" = None) -> list:
+        """Facts of every bulletin; those of a bulletin taken over unchanged from `old` (the very same parsed
+        object, so the same text and chunks) are `old`'s facts instead of being extracted again."""
         from qa.facts import extract_facts
 
         by_file: dict[str, list[Chunk]] = {}
         for chunk in self.chunks:
             by_file.setdefault(chunk.file, []).append(chunk)
+        reused: dict[str, list] = {}
+        if old is not None:
+            kept = {name for name, bulletin in self.bulletins.items() if old.bulletins.get(name) is bulletin}
+            reused = {name: [] for name in kept}
+            for fact in old.facts():
+                if fact.file in kept:
+                    reused[fact.file].append(fact)
         return [fact for name in sorted(self.bulletins)
-                for fact in extract_facts(self.bulletins[name], by_file.get(name, []))]
+                for fact in (reused[name] if name in reused else extract_facts(self.bulletins[name], by_file.get(name, [])))]
+
+    def reuse_facts(self, old: "BulletinIndex") -> None:
+        """Take the facts of the bulletins `old` already held from `old` instead of extracting them again."""
+        self._facts = FactTable(self._extract_facts(old))
 
     def chunk_years(self) -> list[frozenset[str]]:
         """Per chunk, the years it speaks about: its period and every 'YYYY年' its text names (cached)."""
@@ -220,15 +276,18 @@ class BulletinIndex:
         return cached
 
     def vector_matrix(self) -> np.ndarray:
-        """All vectors as one matrix (for filtered searches over a subset of rows): a view into the exact
-        FAISS index's own storage, no copy; other index types reconstruct once and cache."""
+        """All vectors as one matrix (for filtered searches over a subset of rows): a view into the float32
+        storage of a flat or refined FAISS index, no copy; other index types reconstruct once and cache."""
         import faiss
 
         cached = getattr(self, "_vector_matrix", None)
         if cached is None:
             total, dimension = self.dense.ntotal, self.model["dimension"]
-            if isinstance(self.dense, faiss.IndexFlat) and total:
-                cached = faiss.rev_swig_ptr(self.dense.get_xb(), total * dimension).reshape(total, dimension)
+            flat = self.dense
+            if isinstance(flat, faiss.IndexRefine):  # its float32 vectors
+                flat = faiss.downcast_index(flat.refine_index)
+            if isinstance(flat, faiss.IndexFlat) and total:
+                cached = faiss.rev_swig_ptr(flat.get_xb(), total * dimension).reshape(total, dimension)
             else:
                 cached = self.vectors()
             self._vector_matrix = cached
@@ -250,6 +309,11 @@ class BulletinIndex:
         if self.dense.ntotal == 0:
             return np.zeros((0, self.model["dimension"]), dtype=np.float32)
         return self.dense.reconstruct_n(0, self.dense.ntotal)
+
+    def bm25_scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every chunk for query tokens (all in the vocabulary): `bm25.get_scores`, faster."""
+        vocab = self.bm25.vocab_dict
+        return bm25_scores(self.bm25, [vocab[token] for token in tokens])
 
     def bulletin_of(self, chunk: Chunk) -> Bulletin:
         """The bulletin a chunk was cut from."""
@@ -284,11 +348,12 @@ class BulletinIndex:
         temp = index_dir / f".tmp-{name}"
         temp.mkdir()
         with open(temp / "chunks.jsonl", "w", encoding="utf-8") as out:
-            for chunk in self.chunks:
-                out.write(json.dumps(dataclasses.asdict(chunk), ensure_ascii=False) + "\n")
+            for chunk in self.chunks:  # vars(): Chunk's fields are plain values, same JSON as asdict, 3× faster
+                out.write(json.dumps(vars(chunk), ensure_ascii=False) + "\n")
         _write_json(temp / "bulletins.json", {f: bulletin_to_dict(b) for f, b in self.bulletins.items()})
         faiss.write_index(self.dense, str(temp / "dense.faiss"))
         self.bm25.save(str(temp / "bm25"), show_progress=False)
+        save_counts(self.bm25, temp)
         from qa.facts import write_facts
 
         write_facts(temp / "facts.sqlite", self.facts())
@@ -459,14 +524,37 @@ def clean_stale(index_dir: Path) -> list[str]:
     return removed
 
 
-def _build_bm25(chunks: list[Chunk]):
-    """A bm25s index over the Chinese-aware tokens of each chunk's embedded text."""
-    import bm25s
+def _build_bm25(chunks: list[Chunk], keys: list[str] | None = None, old: "BulletinIndex | None" = None):
+    """A bm25s index over the Chinese-aware tokens of each chunk's embedded text.
 
-    retriever = bm25s.BM25()
-    corpus_tokens = [tokenize(chunk.embed_text) or [""] for chunk in chunks] or [[""]]
-    retriever.index(corpus_tokens, show_progress=False)
-    return retriever
+    With `old` (an index built by this tokenizer) and the chunks' `vector_key`s, a chunk whose embedded text
+    `old` already holds takes its term counts from `old` (`term_counts.npy`) instead of being tokenised again.
+    """
+    if not chunks:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        retriever.index([[""]], show_progress=False)
+        return retriever
+    previous = load_counts(old.bm25, old._folder) if old is not None and old._folder is not None else None
+    old_rows: dict[str, list[int]] = {}
+    for row, chunk in enumerate(old.chunks if previous is not None else []):
+        old_rows.setdefault(vector_key(chunk), []).append(row)
+    # The n-th chunk with a text takes the counts of the n-th old chunk with it (a copy beyond those is counted
+    # afresh): each old row is used once and in order, so build_bm25 merges instead of sorting.
+    reused: list[tuple[int, int]] = []  # (row, row in old)
+    fresh: list[int] = []
+    for row, key in enumerate(keys or [vector_key(chunk) for chunk in chunks]):
+        copies = old_rows.get(key)
+        if copies:
+            reused.append((row, copies.pop(0)))
+        else:
+            fresh.append(row)
+    parts = [(count_terms([tokenize(chunks[row].embed_text) or [""] for row in fresh]), np.array(fresh, np.int64))]
+    if reused:
+        rows, sources = (np.array(column, np.int64) for column in zip(*reused))
+        parts.insert(0, (select_docs(previous, sources), rows))
+    return build_bm25(concat(parts, len(chunks)))
 
 
 def _write_json(path: Path, data: object) -> None:
@@ -547,6 +635,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
     clean_stale(index_dir)
 
     old: BulletinIndex | None = None
+    old_was_reparsed = False
     if not rebuild and (index_dir / CURRENT_FILE).exists():
         try:
             old = BulletinIndex.load(index_dir, embedder, check_versions=False)
@@ -557,8 +646,12 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
             # chunk texts that did not change (same model, checked above).
             report.warnings.append("index built by another parser/chunker version: every file is parsed again")
             old = _vectors_only(old)
+            old_was_reparsed = True
 
     old_hashes = old.file_hashes if old else {}
+    old_chunks_of: dict[str, list[Chunk]] = {}
+    for chunk in old.chunks if old else []:
+        old_chunks_of.setdefault(chunk.file, []).append(chunk)
     bulletins: dict[str, Bulletin] = {}
     file_hashes: dict[str, dict] = {}
     chunks_by_file: dict[str, list[Chunk]] = {}
@@ -586,7 +679,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
                 continue
             bulletins[name] = old.bulletins[name]
             file_hashes[name] = previous
-            chunks_by_file[name] = [c for c in old.chunks if c.file == name]
+            chunks_by_file[name] = old_chunks_of.get(name, [])
             seen_text[previous["text_sha256"]] = name
             report.files_unchanged.append(name)
             continue
@@ -605,7 +698,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
                 # Keep the version that was indexed before: a bad edit must not lose the old text.
                 bulletins[name] = old.bulletins[name]
                 file_hashes[name] = previous
-                chunks_by_file[name] = [c for c in old.chunks if c.file == name]
+                chunks_by_file[name] = old_chunks_of.get(name, [])
                 seen_text[previous["text_sha256"]] = name
             continue
         bulletins[name] = bulletin
@@ -635,8 +728,14 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
 
     changed = report.files_added or report.files_changed or report.files_removed or old is None
     if changed:
+        # What the previous generation already computed for unchanged chunks and bulletins is reused: their
+        # term counts (BM25) when the tokenizer is the same, and their facts when every version matches.
+        same_versions = old is not None and not old_was_reparsed
+        bm25 = _build_bm25(chunks, keys, old if same_versions else None)
         index = BulletinIndex(chunks, bulletins, file_hashes, vectors, model_manifest(embedder),
-                              created=old.created if old else None)
+                              created=old.created if old else None, bm25=bm25)
+        if same_versions:
+            index.reuse_facts(old)
         index.embed_indicators(embedder, old)
         index.save(index_dir)
     else:

@@ -7,6 +7,8 @@ is never changed.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "gdp": ("国内生产总值",),
     # Reports before 1993 headline 国民生产总值 (GNP) where later ones write 国内生产总值 (GDP).
@@ -31,6 +33,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
+@lru_cache(maxsize=4096)  # a fact lookup expands the same question once per distinct indicator
 def expand(question: str) -> str:
     """The question followed by the written forms of any synonyms it uses (lower-cased match)."""
     lowered = question.lower()

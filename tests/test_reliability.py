@@ -610,6 +610,9 @@ def crash_runs(lab, name: str, extra: list[str], seed: int, random_kills: int, t
     process = start(folders[0])
     assert wait_for_temp_generation(folders[0], process)
     writing_at = time.monotonic() - started
+    while process.poll() is None and any(n.startswith(".tmp-gen-") for n in os.listdir(folders[0])):
+        time.sleep(0.001)
+    written_at = time.monotonic() - started  # the temp generation was renamed: the write is over
     _, stderr = process.communicate(timeout=120)
     duration = time.monotonic() - started
     assert process.returncode == 0, stderr.decode()
@@ -652,7 +655,8 @@ def crash_runs(lab, name: str, extra: list[str], seed: int, random_kills: int, t
                 if not wait_for_temp_generation(index_dir, process):
                     process.wait(timeout=60)
                     continue
-                time.sleep(rng.uniform(0, max(duration - writing_at, 0.01)))
+                # Aim at the write itself, not at the exit after it (the write takes a fraction of the run)
+                time.sleep(rng.uniform(0, max(written_at - writing_at, 0.01)))
             else:
                 time.sleep(rng.uniform(0.05, duration * 0.95))
             if process.poll() is not None:  # finished before the kill: not a crash

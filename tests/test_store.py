@@ -204,3 +204,23 @@ def test_large_indexes_switch_to_ivf_and_still_round_trip(corpus, tmp_path, monk
     assert np.allclose(loaded.vector_matrix(), built.vectors())
     hits = retrieve(loaded, embedder, "2025年全区持证人数", k=3)  # the year makes it a filtered search
     assert hits
+
+
+def test_mid_sized_indexes_scan_fp16_codes_and_rescore_exactly(corpus, tmp_path, monkeypatch):
+    import faiss
+
+    import qa.store as store
+
+    monkeypatch.setattr(store, "FLAT_LIMIT", 5)  # the seed has ~14 chunks: force the fp16 + re-score path
+    embedder = HashEmbedder()
+    built, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    assert isinstance(built.dense, faiss.IndexRefine)
+    loaded = BulletinIndex.load(tmp_path / "index", embedder)
+    assert isinstance(loaded.dense, faiss.IndexRefine) and loaded.dense.ntotal == len(loaded.chunks)
+    assert np.array_equal(loaded.vector_matrix(), built.vectors())
+    exact = faiss.IndexFlatIP(embedder.dimension)
+    exact.add(built.vectors())
+    for question in ("全区持证人数", "社区开展活动", "志愿服务", "责任编辑"):
+        query = embedder.embed_queries([question])
+        assert np.array_equal(loaded.dense.search(query, 5)[1], exact.search(query, 5)[1])
+    assert retrieve(loaded, embedder, "2025年全区持证人数", k=3)  # filtered: scores the float vectors
