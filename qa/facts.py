@@ -21,7 +21,7 @@ from qa.parse import Bulletin, Paragraph
 from qa.synonyms import expand
 from qa.tokens import normalise
 
-FACTS_VERSION = 3
+FACTS_VERSION = 4  # 4: figures with thousands commas (33，212万吨) and Chinese-numeral amounts (六百零八万吨)
 KINDS = ("count", "percent", "change", "target")
 
 # Plan language, at a figure (5%左右, 1200万人以上) or where its list is introduced (主要预期目标是：).
