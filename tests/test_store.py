@@ -190,16 +190,21 @@ def test_index_of_an_older_chunker_is_rebuilt_reusing_vectors(corpus, tmp_path, 
     assert BulletinIndex.load(tmp_path / "index", embedder).chunks == first.chunks
 
 
+def built_over_limit(limit: str, corpus, tmp_path, monkeypatch):
+    """Build the seed index with a size limit lowered to 5 (the seed has ~14 chunks), then load it back."""
+    import qa.store as store
+
+    monkeypatch.setattr(store, limit, 5)
+    embedder = HashEmbedder()
+    built, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    return embedder, built, BulletinIndex.load(tmp_path / "index", embedder)
+
+
 def test_large_indexes_switch_to_ivf_and_still_round_trip(corpus, tmp_path, monkeypatch):
     import faiss
 
-    import qa.store as store
-
-    monkeypatch.setattr(store, "EXACT_LIMIT", 5)  # the seed has ~14 chunks: force the approximate path
-    embedder = HashEmbedder()
-    built, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    embedder, built, loaded = built_over_limit("EXACT_LIMIT", corpus, tmp_path, monkeypatch)  # approximate path
     assert isinstance(built.dense, faiss.IndexIVF)
-    loaded = BulletinIndex.load(tmp_path / "index", embedder)
     assert isinstance(loaded.dense, faiss.IndexIVF) and loaded.dense.ntotal == len(loaded.chunks)
     assert np.allclose(loaded.vector_matrix(), built.vectors())
     hits = retrieve(loaded, embedder, "2025年全区持证人数", k=3)  # the year makes it a filtered search
@@ -209,13 +214,8 @@ def test_large_indexes_switch_to_ivf_and_still_round_trip(corpus, tmp_path, monk
 def test_mid_sized_indexes_scan_fp16_codes_and_rescore_exactly(corpus, tmp_path, monkeypatch):
     import faiss
 
-    import qa.store as store
-
-    monkeypatch.setattr(store, "FLAT_LIMIT", 5)  # the seed has ~14 chunks: force the fp16 + re-score path
-    embedder = HashEmbedder()
-    built, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    embedder, built, loaded = built_over_limit("FLAT_LIMIT", corpus, tmp_path, monkeypatch)  # fp16 + re-score
     assert isinstance(built.dense, faiss.IndexRefine)
-    loaded = BulletinIndex.load(tmp_path / "index", embedder)
     assert isinstance(loaded.dense, faiss.IndexRefine) and loaded.dense.ntotal == len(loaded.chunks)
     assert np.array_equal(loaded.vector_matrix(), built.vectors())
     exact = faiss.IndexFlatIP(embedder.dimension)
