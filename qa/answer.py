@@ -532,7 +532,7 @@ class Reader:
             adjustment += 0.1 if "%" in units else -0.15
         if AMOUNT_CUES.search(question.text) and units:
             adjustment += -0.15 if all(unit == "%" for unit in units) else 0.05
-        if AVERAGE_RE.search(clause) and not AVERAGE_RE.search(question.text) and not re.search(r"平均", question.text):
+        if AVERAGE_RE.search(clause) and not re.search(r"年均|平均", question.text):
             adjustment -= 0.3  # "2022年城镇新增就业" is not "年均1270多万人"
         for word in question.measured:
             if not _mostly_named_in(word, window):
