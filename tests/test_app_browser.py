@@ -147,6 +147,17 @@ def upload(page, *paths: Path) -> str:
     return page.inner_text("#upload-message")
 
 
+def take_screenshot(page, tmp_path, readme_copy: Path) -> None:
+    """Screenshot the page (a real image of sensible size); with BULLETIN_QA_UPDATE_SCREENSHOT=1 it replaces
+    README's copy."""
+    shot = tmp_path / readme_copy.name
+    page.screenshot(path=str(shot))
+    assert 10_000 < shot.stat().st_size < 400_000
+    if os.environ.get("BULLETIN_QA_UPDATE_SCREENSHOT") == "1":
+        readme_copy.parent.mkdir(exist_ok=True)
+        shutil.copy(shot, readme_copy)
+
+
 def test_answer_shows_figure_quote_citation_and_sources(page, tmp_path):
     answer = ask(page, "全区社会工作者持证人数是多少？")
     assert "434" in answer and "上街信息" in answer and "第 8 期" in answer
@@ -155,12 +166,7 @@ def test_answer_shows_figure_quote_citation_and_sources(page, tmp_path):
     sources = page.inner_text("#sources")
     assert "一是建强骨干队伍" in sources and "第 7 段" in sources
     assert "434" in page.locator("#sources mark").first.inner_text()  # the quoted sentence is highlighted
-    shot = tmp_path / "screenshot-chat.png"
-    page.screenshot(path=str(shot))
-    assert 10_000 < shot.stat().st_size < 400_000
-    if os.environ.get("BULLETIN_QA_UPDATE_SCREENSHOT") == "1":
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        shutil.copy(shot, SCREENSHOT)
+    take_screenshot(page, tmp_path, SCREENSHOT)
 
 
 def test_follow_up_and_abstention(page):
@@ -256,12 +262,7 @@ def test_trend_answer_shows_a_cited_table_and_a_chart(trend_page, tmp_path):
     question = page.locator("#chat [data-testid=user]").last  # the question and its table in view, not the last quote
     question.evaluate("message => message.scrollIntoView({block: 'start'})")
     page.evaluate("window.scrollTo(0, 0)")
-    shot = tmp_path / "screenshot-trend.png"
-    page.screenshot(path=str(shot))
-    assert 10_000 < shot.stat().st_size < 400_000
-    if os.environ.get("BULLETIN_QA_UPDATE_SCREENSHOT") == "1":
-        TREND_SCREENSHOT.parent.mkdir(exist_ok=True)
-        shutil.copy(shot, TREND_SCREENSHOT)
+    take_screenshot(page, tmp_path, TREND_SCREENSHOT)
 
     ask(page, "2019到2021年城镇新增就业分别是多少？")  # no report in this corpus speaks of 2019
     rows = table_rows(page)
