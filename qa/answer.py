@@ -300,6 +300,14 @@ def resolve_follow_up(question: str, history: list[str]) -> str:
     return f"{prefix}{entity}{target}{tail}？"
 
 
+def effective_question(question: str, history: list[str] | None, today: date) -> tuple[str, list[str], str]:
+    """What is really asked: 今年/去年 named as years (in the question and its history), then a follow-up
+    resolved against the previous turn. Returns (anchored question, anchored history, effective question)."""
+    turns = [anchor_relative_years(turn, today) for turn in history or []]
+    anchored = anchor_relative_years(question.strip(), today)
+    return anchored, turns, resolve_follow_up(anchored, turns)
+
+
 class Reader:
     """Answers questions from one fixed index. Immutable once built, so concurrent asks need no lock."""
 
@@ -347,10 +355,7 @@ class Reader:
             return Answer(question, "请输入一个关于公报内容的问题。", True, seconds=time.perf_counter() - started)
         if len(cleaned) > 500:
             return Answer(question, "问题太长（超过 500 字），请缩短后再问。", True, seconds=time.perf_counter() - started)
-        today = today or date.today()
-        history = [anchor_relative_years(turn, today) for turn in history or []]
-        anchored = anchor_relative_years(cleaned, today)
-        effective = resolve_follow_up(anchored, history)
+        anchored, history, effective = effective_question(cleaned, history, today or date.today())
         if is_table_question(effective):
             table = self._table_answer(effective, filters)
             if table is not None:

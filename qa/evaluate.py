@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from qa.answer import Assistant, resolve_follow_up, unsupported_figures
+from qa.answer import Assistant, effective_question, unsupported_figures
 from qa.errors import BulletinQAError
-from qa.retrieve import anchor_relative_years, retrieve
+from qa.retrieve import retrieve
 from qa.settings import parse_day
 from qa.tokens import normalise
 
@@ -151,9 +151,8 @@ def evaluate_item(assistant: Assistant, item: QAItem, method: str, depth: int = 
     started = time.perf_counter()
     answer = assistant.ask(item.question, history=list(item.history), method=method, today=item.asked_on)
     seconds = time.perf_counter() - started
-    today = item.asked_on or assistant.today or date.today()
-    effective = resolve_follow_up(anchor_relative_years(item.question.strip(), today),
-                                  [anchor_relative_years(turn, today) for turn in item.history])
+    _, _, effective = effective_question(item.question, list(item.history),
+                                         item.asked_on or assistant.today or date.today())
     source_rank = None
     if item.source:
         target = squash(item.source)
