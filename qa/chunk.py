@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from qa.parse import Bulletin, Item, Paragraph
 
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 DEFAULT_MAX_CHARS = 300
 MIN_BODY_CHARS = 8  # shorter body paragraphs ("各位代表！") carry no content worth a chunk
 
@@ -46,21 +46,23 @@ class Chunk:
     start: int
     end: int
     period: str | None  # the year the text speaks about, when the text makes it clear
-    kind: str  # "body" | "masthead" | "footer"
+    kind: str  # "body" | "masthead" | "footer" | "row" (one data row of a table, as printed)
     text: str
     embed_text: str  # text plus title/section context; what is embedded and BM25-indexed
+    place: str | None = None  # the place the bulletin speaks for (哈密市), from its title block or masthead
+    table: str | None = None  # for a row: its table's number or caption (表1 …)
 
     def citation(self) -> str:
         """A human citation: —《上街信息》第 8 期（2026-02-12）·区委社工部·一、…·一是…"""
         parts = [f"《{self.series}》{format_issue(self.issue)}" + (f"（{self.date}）" if self.date else "")]
         if self.department:
             parts.append(self.department)
-        elif self.title and self.title != self.series:
+        elif self.title and self.title != self.series and not self.title.endswith(self.series[-4:]):
             parts.append(shorten(self.title, 20))
-        for part in (self.section, self.subsection, self.item):
+        for part in (self.section, self.subsection, self.item, self.table):
             if part:
                 parts.append(shorten(part.rstrip("。"), 14))
-        if self.kind != "body":
+        if self.kind not in ("body", "row"):
             parts.append({"masthead": "报头", "footer": "报尾"}.get(self.kind, self.kind))
         parts.append(f"第 {self.paragraph + 1} 段")
         return "—" + "·".join(parts)
@@ -135,6 +137,21 @@ def _context(title: str | None, section: str | None, subsection: str | None, ite
     return " ".join(part for part in (title, section, subsection, item) if part)
 
 
+def row_context(bulletin: Bulletin, paragraph: Paragraph) -> str:
+    """What a table row means, for embedding and BM25: the caption, then each column's name with the row's
+    cell ('表1 2025年分区县地区生产总值 伊州区 地区生产总值（亿元） 664.08 …'). Never quoted."""
+    from qa.tables import row_cells
+
+    table = next((t for t in bulletin.tables if t.index == paragraph.table), None)
+    cells = row_cells(bulletin.clean_text[paragraph.start:paragraph.end])
+    if table is None:
+        return " ".join(cells)
+    pairs = [cells[0]] + [f"{name} {cell}" if name else cell
+                          for name, cell in zip(table.columns[1:], cells[1:]) if cell]
+    unit = f"单位：{table.unit}" if table.unit else ""
+    return " ".join(part for part in (table.caption or "", unit, "；".join(pairs)) if part)
+
+
 def chunk_bulletin(bulletin: Bulletin, bulletin_hash: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[Chunk]:
     """Cut a bulletin into chunks.
 
@@ -150,7 +167,8 @@ def chunk_bulletin(bulletin: Bulletin, bulletin_hash: str, max_chars: int = DEFA
     chunks: list[Chunk] = []
     titled_articles = {p.article for p in bulletin.paragraphs if p.kind == "title"}
 
-    def add(paragraph: Paragraph, start: int, end: int, kind: str, item: str | None, label: str = "") -> None:
+    def add(paragraph: Paragraph, start: int, end: int, kind: str, item: str | None, label: str = "",
+            table: str | None = None) -> None:
         span = text[start:end]
         stripped = span.strip()
         if not stripped:
@@ -162,12 +180,13 @@ def chunk_bulletin(bulletin: Bulletin, bulletin_hash: str, max_chars: int = DEFA
         department = article.department if article else None
         own_title = title if paragraph.article in titled_articles else None
         context = label or _context(own_title, paragraph.section, paragraph.subsection, item)
+        part = bulletin.part_of(paragraph.index)
         chunks.append(Chunk(
             chunk_id=make_chunk_id(bulletin_hash, start, end, stripped),
             file=bulletin.file,
-            series=bulletin.series,
-            issue=bulletin.issue,
-            date=bulletin.date,
+            series=part.series if part else bulletin.series,
+            issue=part.issue if part else bulletin.issue,
+            date=part.date if part else bulletin.date,
             title=title,
             department=department,
             section=paragraph.section,
@@ -180,14 +199,25 @@ def chunk_bulletin(bulletin: Bulletin, bulletin_hash: str, max_chars: int = DEFA
             kind=kind,
             text=stripped,
             embed_text=f"{context}\n{stripped}" if context else stripped,
+            place=part.place if part else bulletin.place,
+            table=table,
         ))
 
     # Masthead and footer each become one chunk: "which issue / when / who is the editor" are real questions.
     # Their lines carry no field names, so the embedded text adds them (刊名, 期号, 主办单位…).
     for kind in ("masthead", "footer"):
-        group = [p for p in bulletin.paragraphs if p.kind == kind]
-        if group:
-            add(group[0], group[0].start, group[-1].end, kind, None, FIELD_LABELS[kind])
+        for part in sorted({p.part for p in bulletin.paragraphs}):
+            group = [p for p in bulletin.paragraphs if p.kind == kind and p.part == part]
+            if group:
+                add(group[0], group[0].start, group[-1].end, kind, None, FIELD_LABELS[kind])
+
+    # A table row is a unit of its own, quoted as printed; its caption and column names travel as context.
+    numbers = {table.index: table.number or (shorten(table.caption, 14) if table.caption else None)
+               for table in bulletin.tables}
+    for paragraph in bulletin.paragraphs:
+        if paragraph.kind == "row":
+            add(paragraph, paragraph.start, paragraph.end, "row", None, row_context(bulletin, paragraph),
+                numbers.get(paragraph.table))
 
     current_item: Item | None = None
     current_section: str | None = None

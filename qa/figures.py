@@ -13,9 +13,17 @@ SENTENCE_RE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’」』）)]*|$
 # Clauses end after ，；：, except a comma that groups thousands (older reports: 33，212万吨).
 CLAUSE_SPLIT_RE = re.compile(r"(?<=[；：;:\n])|(?<=[，,])(?!(?<=\d[，,])\d{3}(?!\d))")
 NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")  # used on NFKC-normalised text
+# Units a figure may carry, longest first where one begins another (statistical tables print them in a
+# 单位 column or in a header's brackets, so they are known words of the format, not of one office).
+UNIT_WORDS = (
+    "个百分点", "万人次", "人次", "户次", "平方公里", "平方米", "立方米", "千瓦时", "千瓦", "标准箱", "吨公里",
+    "人公里", "公里", "千米", "公顷", "公斤", "元", "人", "个", "家", "户", "支", "件", "条", "场", "项", "名",
+    "块", "次", "所", "座", "米", "亩", "吨", "斤", "年", "天", "月", "倍", "处", "份", "套", "批", "期", "类",
+    "辆", "台", "张", "本", "篇", "场次", "周年", "周岁", "岁", "头", "只", "艘", "架", "床", "张",
+)
 FIGURE_RE = re.compile(
     r"(?<![A-Za-z0-9.．])(?P<num>\d{1,3}(?:[，,]\d{3})+(?!\d)|\d+(?:[.．]\d+)?)(?![A-Za-z+＋\d])\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
-    r"(?P<unit>[%％]|个百分点|人次|万人次|户次|元|人|个|家|支|件|条|场|项|名|块|次|所|座|公里|千米|米|亩|吨|斤|年|天|月|倍|处|份|套|批|期|类|辆|台|张|本|篇|场次|周年|周岁|岁|余)?"
+    r"(?P<unit>[%％]|" + "|".join(dict.fromkeys(UNIT_WORDS)) + "|余)?"
 )
 DATE_TEXT_RE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月(\s*\d{1,2}\s*日)?")
 CN_FIGURE_RE = re.compile(r"[两二三四五六七八九十百千]+(?=大|个|家|项|支|张|类|条|种|批|次)|百分之[零一二三四五六七八九十点至到]+")

@@ -16,7 +16,11 @@ from dataclasses import dataclass, field, replace
 
 import yaml
 
-PARSER_VERSION = 5
+from qa import identity, tables
+from qa.repair import is_numbered_heading, repair_line
+from qa.tables import Table
+
+PARSER_VERSION = 6
 
 CN_DIGITS = "一二三四五六七八九十"
 FULLWIDTH_TABLE = str.maketrans("０１２３４５６７８９", "0123456789")
@@ -35,7 +39,7 @@ YEAR_RE = re.compile(r"([12１２][0-9０-９]{3})\s*年")
 DEPARTMENT_RE = re.compile(r"[（(]([^（）()]{2,20})[）)]\s*$")
 FOOTER_RE = re.compile(r"^(本期送|本期发|送[：:]|发[：:]|抄送|抄报|责任编辑|编辑[：:]|签发|审核|校对|印发|联系电话)")
 SERIES_HINT_RE = re.compile(r"(信息|简报|快报|动态|通讯|专报|要情|工作报告|通报|周报|月报)$")
-PUBLISHER_HINT_RE = re.compile(r"(办公室|办公厅|委员会|人民政府|政府|委|局|部|厅|中心|处)$")
+PUBLISHER_HINT_RE = re.compile(r"(办公室|办公厅|委员会|人民政府|政府|委|局|部|厅|中心|处|队)$")
 RULE_RE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
 BOLD_RE = re.compile(r"\*\*")  # markdown bold; "__" is left alone, it may be real text (window.__x)
 HEADING_MARK_RE = re.compile(r"^\s*#{1,6}\s*")
@@ -53,11 +57,15 @@ class Paragraph:
     index: int
     start: int
     end: int
-    kind: str  # "masthead" | "title" | "heading" | "body" | "footer"
+    # "masthead" | "title" | "heading" | "body" | "footer"; in tables "caption" | "table_head" | "row";
+    # "chrome" for page furniture around a saved page's text (navigation, share buttons), never quoted
+    kind: str
     article: int | None
     section: str | None
     subsection: str | None
     period: str | None
+    part: int = 0  # which bulletin of the file (a file may hold several, one per title)
+    table: int | None = None  # index into Bulletin.tables for caption, table_head and row paragraphs
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,23 @@ class Article:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One bulletin of a file, as its title block or masthead names it. Offsets point into `clean_text`."""
+
+    index: int
+    series: str
+    issue: str | None
+    date: str | None  # ISO YYYY-MM-DD, or YYYY-MM when only the month is printed
+    period: str | None  # the year a yearly bulletin (统计公报) reports on; None when it does not say
+    place: str | None  # the place it speaks for (哈密市), from its title or issuers
+    places: tuple[str, ...]  # every name of that place found in the title block (哈密市, 哈密)
+    publisher: str | None
+    title: str | None
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Bulletin:
     """A parsed bulletin issue. All offsets point into `clean_text`."""
 
@@ -100,6 +125,13 @@ class Bulletin:
     sections: tuple[str, ...]
     footer: str | None
     warnings: tuple[str, ...] = field(default=())
+    parts: tuple[Part, ...] = field(default=())
+    tables: tuple[Table, ...] = field(default=())
+    place: str | None = None
+
+    def part_of(self, paragraph: int) -> Part | None:
+        """The bulletin (of several in one file) a paragraph belongs to."""
+        return self.parts[self.paragraphs[paragraph].part] if self.parts else None
 
 
 @dataclass
@@ -109,6 +141,8 @@ class _Block:
     text: str
     kind: str = "body"
     heading_level: int = 0
+    part: int = 0
+    table: int | None = None
 
 
 def split_front_matter(text: str) -> tuple[dict, str]:
@@ -170,10 +204,11 @@ def _raw_blocks(text: str) -> list[_Block]:
     """Split text into non-empty lines-as-paragraphs, remembering markdown heading levels."""
     blocks: list[_Block] = []
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if not raw.strip() or RULE_RE.match(raw):
+        if not raw.strip() or RULE_RE.match(raw) or tables.is_separator_row(raw):
             continue
         heading = re.match(r"^\s*(#{1,6})\s", raw)
         cleaned = clean_line(raw)
+        cleaned = repair_line(cleaned) if cleaned and not tables.is_pipe_row(cleaned) else cleaned
         if not cleaned:
             continue
         blocks.append(_Block(cleaned, heading_level=len(heading.group(1)) if heading else 0))
@@ -189,7 +224,8 @@ def is_standalone_heading(text: str) -> bool:
     """Section-like lines that stand alone: '一、2024年工作回顾', '（一）…', '第一，…' (short, no full stop inside)."""
     if len(text) > 60 or "。" in text[:-1]:
         return False
-    return bool(SECTION_RE.match(text) or SUBSECTION_RE.match(text) or ORDINAL_HEADING_RE.match(text))
+    return bool(SECTION_RE.match(text) or SUBSECTION_RE.match(text) or ORDINAL_HEADING_RE.match(text)
+                or is_numbered_heading(text))
 
 
 def _join_page_breaks(blocks: list[_Block]) -> list[_Block]:
@@ -211,6 +247,169 @@ def _join_page_breaks(blocks: list[_Block]) -> list[_Block]:
     return joined
 
 
+def _is_sentence(text: str) -> bool:
+    """A line of running text (not a title, menu entry or stamp): long enough and ending a sentence inside."""
+    return len(text) >= 30 and bool(re.search(r"[。！？；]", text))
+
+
+def _mark_tables(blocks: list[_Block]) -> list[dict]:
+    """Mark table captions, header rows and data rows in place (kinds caption, table_head, row).
+
+    Returns one dict per table: its caption text and unit, in document order (the block's `table` index)."""
+    found: list[dict] = []
+    index = 0
+    while index < len(blocks):
+        text = blocks[index].text
+        if tables.is_pipe_row(text):
+            end = index
+            while end < len(blocks) and tables.is_pipe_row(blocks[end].text):
+                end += 1
+            rows = [tables.pipe_cells(block.text) for block in blocks[index:end]]
+            if end - index >= 2 and any(tables.is_data_row(row) for row in rows):
+                _mark_table(blocks, index, end, rows, found)
+            index = end
+            continue
+        if tables.TABLE_CAPTION_RE.match(text) and len(text) <= 60 and not re.search(r"[。；]", text):
+            # A table as PDF text: its caption, a few header lines without figures, then label + figures rows.
+            end, data = index + 1, 0
+            while end < len(blocks):
+                line = blocks[end].text
+                if tables.text_row_cells(line) and not _is_sentence(line):
+                    data += 1
+                elif data or end - index > 4 or len(line) > 40 or re.search(r"[。；]", line) \
+                        or tables.is_pipe_row(line):
+                    break
+                end += 1
+            if data >= 2:
+                rows = [tables.row_cells(block.text) for block in blocks[index + 1:end]]
+                _mark_table(blocks, index + 1, end, rows, found, caption_block=index)
+                index = end
+                continue
+        if tables.FIGURE_CAPTION_RE.match(text) and len(text) <= 60 and not re.search(r"[。；]", text):
+            blocks[index].kind = "caption"  # a chart's caption: the chart is a picture, its caption no answer
+        index += 1
+    return found
+
+
+def _mark_table(blocks: list[_Block], start: int, end: int, rows: list[list[str]], found: list[dict],
+                caption_block: int | None = None) -> None:
+    """Mark blocks[start:end] as one table's rows; its caption is the line before it when it reads like one."""
+    number = len(found)
+    unit_line = None
+    if caption_block is None:
+        before = start - 1
+        if before >= 0 and tables.UNIT_LINE_RE.match(blocks[before].text):
+            unit_line, before = before, before - 1
+        if before >= 0 and blocks[before].kind == "body" and _reads_like_caption(blocks[before].text):
+            caption_block = before
+    caption = None
+    if caption_block is not None:
+        blocks[caption_block].kind, blocks[caption_block].table = "caption", number
+        caption = blocks[caption_block].text
+    if unit_line is not None:
+        blocks[unit_line].kind, blocks[unit_line].table = "caption", number
+    in_header = True
+    for offset, cells in enumerate(rows):
+        block = blocks[start + offset]
+        block.table = number
+        if offset == 0 and tables.is_caption_row(cells):
+            block.kind = "caption"
+            caption = caption or cells[0]
+            continue
+        in_header = in_header and not tables.is_data_row(cells)
+        block.kind = "table_head" if in_header else "row"
+    unit = tables.caption_unit(caption) or (tables.caption_unit(blocks[unit_line].text) if unit_line is not None
+                                            else None)
+    found.append({"caption": caption, "unit": unit})
+
+
+def _reads_like_caption(text: str) -> bool:
+    """'表1 2025年…', or a short title line without a sentence, just before a table."""
+    if tables.TABLE_CAPTION_RE.match(text):
+        return True
+    return len(text) <= 50 and not re.search(r"[。；！？，,]", text) and not is_standalone_heading(text)
+
+
+def _mark_parts(blocks: list[_Block]) -> list[dict]:
+    """Find every bulletin's title block and mark it in place (kind masthead), with the page furniture around
+    a saved page's text (kind chrome). Returns one dict per bulletin: title, date, offices, first block."""
+    texts = [block.text for block in blocks]
+    first = identity.find_title(texts)
+    if first is None:
+        return []
+    titles = [first]
+    position = first.line + first.lines
+    while position < len(blocks):
+        found = identity.find_title(texts[position:position + 2], limit=1)
+        if found and found.period and blocks[position].kind == "body" and _body_follows(blocks, position + found.lines) \
+                and (found.title, found.place) != (titles[-1].title, titles[-1].place):
+            titles.append(identity.TitleBlock(position, found.lines, found.title, found.series, found.period,
+                                              found.place))
+            position += found.lines
+            continue
+        position += 1
+
+    before = blocks[:first.line]
+    furniture = sum(1 for block in before if _is_sentence(block.text)) < 3
+    if furniture:
+        for block in before:
+            block.kind = "chrome"
+    parts = []
+    for number, title in enumerate(titles):
+        end = titles[number + 1].line if number + 1 < len(titles) else len(blocks)
+        for block in blocks[title.line:end]:
+            block.part = number
+        for block in blocks[title.line:title.line + title.lines]:
+            block.kind = "masthead"
+        body_date = stamp_date = None
+        offices: list[str] = []
+        sources: list[str] = []
+        for block in blocks[title.line + title.lines:min(end, title.line + title.lines + 14)]:
+            text = block.text
+            if block.kind != "body" or _is_sentence(text) or is_standalone_heading(text) or len(text) > 60:
+                break
+            date = identity.read_date(text)
+            if not date and not identity.read_offices(text) and (len(text) > 24 or re.search(r"[，,]", text)):
+                break  # running text, hard-wrapped before its sentence ends
+            named = identity.read_offices(text)
+            if identity.LINE_DATE_RE.match(text) and date:
+                body_date, block.kind = body_date or date, "masthead"
+            elif named and not identity.SOURCE_LINE_RE.search(text):
+                offices += [office for office in named if office not in offices]
+                block.kind = "masthead"
+            else:
+                # Page stamps (发布时间：…, 来源：…) count when the text prints no date or issuer of its own.
+                stamp_date = stamp_date or date
+                sources += [office for office in named if office not in sources]
+                block.kind = "chrome"
+            if identity.read_title(text) == identity.read_title(title.title):
+                block.kind = "chrome"  # the title printed twice (a page heading and the document's own)
+        if not offices and sources:
+            # A portal names the site's owner too (发布机构：X省统计局): the issuer of this place comes first.
+            own = [office for office in sources if title.place and (identity.place_of_office(office) or "")[:1]
+                   == title.place[:1]]
+            offices = own or sources[:1]
+        parts.append({"title": title, "date": body_date or stamp_date, "offices": offices})
+    if furniture and before:
+        _mark_trailing_chrome(blocks)
+    return parts
+
+
+def _body_follows(blocks: list[_Block], start: int) -> bool:
+    """Running text within the next lines: a title that opens a bulletin, not one listed in a menu."""
+    return any(_is_sentence(block.text) for block in blocks[start:start + 15])
+
+
+def _mark_trailing_chrome(blocks: list[_Block]) -> None:
+    """A saved page's footer after the text (links, copyright, site codes): short lines without a sentence."""
+    for block in reversed(blocks):
+        if block.kind == "chrome":
+            continue
+        if block.kind != "body" or re.search(r"[。！？]", block.text) or is_standalone_heading(block.text):
+            break
+        block.kind = "chrome"
+
+
 def _classify(blocks: list[_Block], meta: dict) -> tuple[dict, list[str]]:
     """Mark masthead, title, heading and footer blocks in place; infer masthead fields.
 
@@ -220,6 +419,8 @@ def _classify(blocks: list[_Block], meta: dict) -> tuple[dict, list[str]]:
     inferred: dict = {}
     # The masthead is the run of short lines before the first article title or body paragraph.
     for block in blocks[:8]:
+        if block.kind != "body":
+            break
         text = block.text
         if block.heading_level >= 2 or len(text) > 40 or is_standalone_heading(text):
             break
@@ -237,8 +438,11 @@ def _classify(blocks: list[_Block], meta: dict) -> tuple[dict, list[str]]:
             inferred["series"] = text
         elif SERIES_HINT_RE.search(text) and "series" not in inferred:
             inferred["series"] = text
-        elif PUBLISHER_HINT_RE.search(text) and "publisher" not in inferred:
-            inferred["publisher"] = text
+        elif PUBLISHER_HINT_RE.search(text) and len(text) <= 30:
+            # Joint issuers may stand on lines of their own (X市统计局 / 国家统计局X调查队).
+            inferred["publisher"] = f"{inferred['publisher']} {text}" if "publisher" in inferred else text
+        elif identity.read_date(text) and "date" not in inferred:
+            inferred["date"] = identity.read_date(text)  # '2026 年 5 月': the month only
         else:
             break
         block.kind = "masthead"
@@ -326,36 +530,48 @@ def parse_bulletin(text: str, file: str) -> Bulletin:
 
     Args:
         text: the file's text (front matter allowed), as returned by `qa.read.read_bulletin_file`.
-        file: the file name, used in citations and as the series when no masthead names one.
+        file: the file name, used in citations and as the series when no masthead or title names one.
 
     Returns:
-        The parsed bulletin; `warnings` lists the masthead fields that could not be inferred.
+        The parsed bulletin; `warnings` lists the identity fields that could not be inferred. A file that
+        holds several bulletins (one title each) has one `Part` per bulletin.
     """
     meta, body = split_front_matter(text)
     blocks = _raw_blocks(body)
+    table_info = _mark_tables(blocks)
+    title_parts = _mark_parts(blocks)
     inferred, missing = _classify(blocks, meta)
     blocks = _join_page_breaks(blocks)
+    blocks = [block for block in blocks if block.kind != "chrome"]
 
-    series = meta.get("series") or inferred.get("series")
+    first = title_parts[0] if title_parts else None
+    series = meta.get("series") or (first["title"].series if first else None) or inferred.get("series")
     issue = meta.get("issue") or inferred.get("issue")
     issue = str(to_int(issue)) if issue and re.fullmatch(r"[0-9０-９]+", issue) else issue
-    date = normalise_iso_date(meta["date"]) if "date" in meta else inferred.get("date")
-    publisher = meta.get("publisher") or inferred.get("publisher")
+    date = normalise_iso_date(meta["date"]) if "date" in meta else (first and first["date"]) or inferred.get("date")
+    publisher = meta.get("publisher") or (" ".join(first["offices"]) if first and first["offices"] else None) \
+        or inferred.get("publisher")
     year = int(meta["year"]) if re.fullmatch(r"\d{4}", meta.get("year", "")) else None
     if year is None and date:
         year = int(date[:4])
-    if year is None:
+    if year is None and not first:
         heads = " ".join(block.text for block in blocks[:6])
         found = DATE_RE.search(heads) or YEAR_RE.search(meta.get("title", ""))
         year = to_int(found.group(1)) if found else None
 
     warnings = []
-    if missing:
+    if first:
+        missing = [name for name, value in (("date", date), ("publisher", publisher)) if not value]
+        if not _place_of(first, meta):
+            missing.append("place")
+        if missing:
+            warnings.append(f"{file}: could not infer {', '.join(missing)} from the title block")
+    elif missing:
         warnings.append(f"{file}: could not infer {', '.join(missing)} from the masthead")
     if not series:
         series = re.sub(r"\.[A-Za-z0-9]+$", "", file.rsplit("/", 1)[-1])
 
-    parts: list[str] = []
+    parts_text: list[str] = []
     paragraphs: list[Paragraph] = []
     items: list[Item] = []
     articles: list[Article] = []
@@ -366,13 +582,23 @@ def parse_bulletin(text: str, file: str) -> Bulletin:
     section_period: str | None = None
     plan_started = False
     article_period: str | None = None
-    title = meta.get("title")
+    title = meta.get("title") or (first["title"].title if first else None)
+    current_part = 0
+    part_period = _yearly_period(first, meta)
 
     for block in blocks:
-        start = offset + (2 if parts else 0)
+        start = offset + (2 if parts_text else 0)
         end = start + len(block.text)
         kind = block.kind
-        if kind == "title" or (kind in ("heading", "body") and not articles):
+        if block.part != current_part:
+            # A new bulletin in the same file: its own articles, sections and period.
+            current_part = block.part
+            part_period = _yearly_period(title_parts[current_part], {})
+            section = subsection = section_period = article_period = None
+            plan_started = False
+            articles.append(Article(len(articles), title_parts[current_part]["title"].title, None, start, end))
+        content = kind in ("heading", "body", "row", "table_head", "caption")
+        if kind == "title" or (content and not articles):
             # A body paragraph before any title opens an implicit article named after the issue.
             article_title = block.text if kind == "title" else (title or series)
             articles.append(Article(len(articles), article_title, None, start, end))
@@ -389,30 +615,37 @@ def parse_bulletin(text: str, file: str) -> Bulletin:
                 plan_started = plan_started or (year is not None and own_period == str(year))
                 section_period = str(year) if own_period is None and plan_started else own_period
                 sections.append(heading)
-            if kind == "body" and article_period is None and section is None:
+            if kind == "body" and article_period is None and section is None and part_period is None:
                 article_period = _period_cue(block.text, year)
+        if content:
             # The article runs to its last body paragraph; the department tag closes it.
             articles[-1] = replace(articles[-1], end=end)
-        in_article = kind in ("title", "heading", "body")
-        period = (section_period if section_period is not None else article_period) if in_article else None
-        period = period or None
-        if kind == "body" and not section_period and _period_cue(block.text, year):
-            period = _period_cue(block.text, year)
+        in_article = kind in ("title", "heading", "body", "row", "table_head", "caption")
+        if part_period is not None:
+            # A yearly bulletin (统计公报) reports on its title's year throughout, whatever years it mentions.
+            period = part_period if in_article else None
+        else:
+            period = (section_period if section_period is not None else article_period) if in_article else None
+            period = period or None
+            if kind == "body" and not section_period and _period_cue(block.text, year):
+                period = _period_cue(block.text, year)
         paragraph = Paragraph(
             len(paragraphs), start, end, kind,
             len(articles) - 1 if in_article else None,
             section if in_article else None,
             subsection if in_article else None,
             period,
+            block.part,
+            block.table,
         )
         paragraphs.append(paragraph)
         if kind == "body":
             for position, marker, label in find_items(block.text):
                 items.append(Item(marker, label, paragraph.index, start + position, end))
-        parts.append(block.text)
+        parts_text.append(block.text)
         offset = end
 
-    clean_text = "\n\n".join(parts)
+    clean_text = "\n\n".join(parts_text)
     articles = [
         replace(article, department=_department(clean_text[article.start:article.end])) for article in articles
     ]
@@ -422,6 +655,8 @@ def parse_bulletin(text: str, file: str) -> Bulletin:
         for i, item in enumerate(items)
     ]
     footer_text = "\n".join(clean_text[p.start:p.end] for p in paragraphs if p.kind == "footer") or None
+    bulletin_parts = _parts(title_parts, meta, paragraphs, series, issue, date, publisher, title, len(clean_text))
+    table_records = _tables(table_info, paragraphs, clean_text)
 
     return Bulletin(
         file=file,
@@ -438,5 +673,96 @@ def parse_bulletin(text: str, file: str) -> Bulletin:
         sections=tuple(sections),
         footer=footer_text,
         warnings=tuple(warnings),
+        parts=bulletin_parts,
+        tables=table_records,
+        place=bulletin_parts[0].place if bulletin_parts else None,
     )
 
+
+YEARLY_KINDS = ("统计公报", "公报", "年报")
+
+
+def _yearly_period(title_part: dict | None, meta: dict) -> str | None:
+    """The year a yearly bulletin reports on (2025年X市…统计公报 → 2025); None for other documents, whose
+    years are read section by section (a 政府工作报告 reviews one year and plans the next)."""
+    if not title_part or meta.get("series"):
+        return None
+    title = title_part["title"]
+    return title.period if title.period and title.title.endswith(YEARLY_KINDS) else None
+
+
+def _place_of(title_part: dict, meta: dict) -> str | None:
+    """A bulletin's place: front matter's, else its title's, else its first issuer's."""
+    if meta.get("place"):
+        return meta["place"]
+    if title_part["title"].place:
+        return title_part["title"].place
+    return next(filter(None, (identity.place_of_office(office) for office in title_part["offices"])), None)
+
+
+def _place_names(place: str | None, offices: list[str]) -> tuple[str, ...]:
+    """Every name of the place: its short form, and issuers' forms of it (博州 for 博尔塔拉蒙古自治州,
+    哈密 from 国家统计局哈密调查队) — an issuer's place that shares no first character is another place."""
+    if not place:
+        return ()
+    names = identity.short_forms(place)
+    for office in offices:
+        named = identity.place_of_office(office)
+        if named and named[0] == place[0]:
+            for form in identity.short_forms(named):
+                if form not in names:
+                    names.append(form)
+    return tuple(names)
+
+
+def _parts(title_parts: list[dict], meta: dict, paragraphs: list[Paragraph], series: str, issue: str | None,
+           date: str | None, publisher: str | None, title: str | None, length: int) -> tuple[Part, ...]:
+    """One `Part` per bulletin of the file; a file without a title block is one part named by its masthead."""
+    if not title_parts:
+        place = meta.get("place") or (identity.place_of_office(publisher) if publisher else None)
+        period = None
+        return (Part(0, series, issue, date, period, place, _place_names(place, [publisher] if publisher else []),
+                     publisher, title, 0, length),)
+    found = []
+    for number, info in enumerate(title_parts):
+        own = [p for p in paragraphs if p.part == number]
+        start = own[0].start if own else length
+        end = own[-1].end if own else length
+        heading = info["title"]
+        place = _place_of(info, meta if number == 0 else {})
+        period = _yearly_period(info, meta if number == 0 else {}) or heading.period
+        if number == 0:
+            found.append(Part(0, series, issue or _yearly_period(info, meta), date, period, place,
+                              _place_names(place, info["offices"]), publisher, title, start, end))
+        else:
+            found.append(Part(number, heading.series, _yearly_period(info, {}), info["date"], period, place,
+                              _place_names(place, info["offices"]), " ".join(info["offices"]) or None,
+                              heading.title, start, end))
+    return tuple(found)
+
+
+def _tables(info: list[dict], paragraphs: list[Paragraph], clean_text: str) -> tuple[Table, ...]:
+    """The tables' records, now that their rows have paragraph indexes."""
+    found = []
+    for number, table in enumerate(info):
+        own = [p for p in paragraphs if p.table == number]
+        heads = [p for p in own if p.kind == "table_head"]
+        rows = [p for p in own if p.kind == "row"]
+        if not rows:
+            continue
+        header_cells = [tables.row_cells(clean_text[p.start:p.end]) for p in heads]
+        width = max(len(tables.row_cells(clean_text[p.start:p.end])) for p in rows)
+        columns = tables.column_names(header_cells, width)
+        captions = [p for p in own if p.kind == "caption"]
+        caption = table["caption"]
+        found.append(Table(
+            index=number,
+            number=tables.caption_number(caption),
+            caption=caption,
+            caption_paragraph=captions[0].index if captions else None,
+            columns=columns,
+            header_paragraphs=tuple(p.index for p in heads),
+            row_paragraphs=tuple(p.index for p in rows),
+            unit=table["unit"],
+        ))
+    return tuple(found)

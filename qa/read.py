@@ -420,18 +420,10 @@ def _heading_level(paragraph: Paragraph) -> int | None:
 
 
 def _docx_table(table: Table) -> str:
-    """A Word table as lines of ' | '-separated cells; merged cells counted once."""
-    lines = []
-    for row in table.rows:
-        cells, seen = [], set()
-        for cell in row.cells:
-            if id(cell._tc) in seen:  # a merged cell is returned once per grid column it spans
-                continue
-            seen.add(id(cell._tc))
-            cells.append(" ".join(cell.text.split()))
-        if any(cells):
-            lines.append(" | ".join(cells))
-    return "\n".join(lines)
+    """A Word table as markdown rows (`| a | b |`), merged cells repeated in every grid cell they cover,
+    so each column keeps its header; a table without a figure in any cell is returned as plain lines."""
+    grid = [[cell.text for cell in row.cells] for row in table.rows]
+    return table_markdown(grid)
 
 
 # --- PDF -------------------------------------------------------------------------------
@@ -669,26 +661,89 @@ def _collapse(pieces: list[str]) -> str:
 
 
 def _is_layout_table(table: Tag) -> bool:
-    """True for a table used for page layout (cells holding articles or tables), not for data."""
+    """True for a table used for page layout (cells holding articles or other tables), not for data."""
     if table.find("table") is not None:
         return True
-    for cell in table.find_all(("td", "th")):
-        # Word's HTML wraps each data cell in one <p>; an article in a cell has several blocks.
-        if len(cell.find_all(_LAYOUT_MARKERS)) > 1 or len(cell.get_text()) > 300:
-            return True
-    return False
+    cells = table.find_all(("td", "th"))
+    if any(len(cell.get_text()) > 300 for cell in cells):
+        return True
+    # Word's HTML wraps each data cell in one <p>, and a header cell may wrap over a few; cells holding
+    # several blocks in a table without a single figure hold page text, not data.
+    blocky = any(len(cell.find_all(_LAYOUT_MARKERS)) > 1 for cell in cells)
+    return blocky and not any(_FIGURE_CELL.match(cell_text(cell.get_text())) for cell in cells)
 
 
 def _html_table(table: Tag) -> str:
-    """A data table as lines of ' | '-separated cells, caption first."""
+    """A data table as markdown rows, caption first; row and column spans are repeated in the cells they
+    cover (a header spanning two columns names both)."""
     lines = []
     caption = table.find("caption")
     if caption is not None:
         lines.append(" ".join(_collapse(_html_strings(caption)).split()))
+    grid: list[list[str]] = []
+    pending: dict[int, tuple[int, str]] = {}  # column → (rows still covered, text) from a rowspan above
     for row in table.find_all("tr"):
-        cells = [
-            " ".join(_collapse(_html_strings(cell)).split()) for cell in row.find_all(("td", "th"), recursive=False)
-        ]
-        if any(cells):
-            lines.append(" | ".join(cells))
-    return "\n".join(line for line in lines if line)
+        cells: list[str] = []
+        column = 0
+
+        def fill_pending() -> None:
+            nonlocal column
+            while column in pending:
+                left, text = pending[column]
+                cells.append(text)
+                if left <= 1:
+                    del pending[column]
+                else:
+                    pending[column] = (left - 1, text)
+                column += 1
+
+        for cell in row.find_all(("td", "th"), recursive=False):
+            fill_pending()
+            text = _collapse(_html_strings(cell)).replace("\n", " ")
+            span = _span(cell.get("colspan"))
+            down = _span(cell.get("rowspan"))
+            for _ in range(span):
+                cells.append(text)
+                if down > 1:
+                    pending[column] = (down - 1, text)
+                column += 1
+        fill_pending()
+        grid.append(cells)
+    body = table_markdown(grid)
+    return "\n".join(line for line in [*lines, body] if line)
+
+
+def _span(value: object) -> int:
+    """A colspan/rowspan attribute as a small positive int (hostile or broken values count as 1)."""
+    try:
+        return max(1, min(int(str(value).strip()), 50))
+    except (TypeError, ValueError):
+        return 1
+
+
+# --- tables, whatever the format ---------------------------------------------------------
+
+_FIGURE_CELL = re.compile(r"^[-+－—]?\s*[0-9０-９][0-9０-９,，.．]*\s*(?:[%％‰]|[\u4e00-\u9fff]{1,4})?$")
+_LAYOUT_SPACE = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])|(?<=[（(])\\s+|\\s+(?=[)）])")
+
+
+def cell_text(text: str) -> str:
+    """A table cell on one line, as printed: layout spaces between Chinese characters dropped (地区生 产总值 →
+    地区生产总值, &ensp; padding), other spaces kept ('434 人'); a '|' inside becomes '｜' so rows stay rows."""
+    return _LAYOUT_SPACE.sub("", " ".join(text.split())).replace("|", "｜")
+
+
+def table_markdown(grid: list[list[str]]) -> str:
+    """Rows of cells as markdown rows `| a | b |`, padded to the widest row, empty rows dropped.
+
+    A grid with no figure in any cell (a menu, a list of links laid out as a table) is not data: its
+    cells come back as plain lines, one per non-empty cell."""
+    rows = [[cell_text(cell) for cell in row] for row in grid]
+    rows = [row for row in rows if any(row)]
+    if not rows:
+        return ""
+    width = max(len(row) for row in rows)
+    has_figure = any(_FIGURE_CELL.match(cell) for row in rows for cell in row[1:])
+    if width < 2 or len(rows) < 2 or not has_figure:
+        return "\n".join(dict.fromkeys(cell for row in rows for cell in row if cell))
+    return "\n".join("| " + " | ".join(row + [""] * (width - len(row))) + " |" for row in rows)

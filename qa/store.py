@@ -41,7 +41,8 @@ from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
 from qa.embed import Embedder
 from qa.errors import IndexMismatchError, IndexMissingError, InputFileError
 from qa.facts import FACTS_VERSION
-from qa.parse import PARSER_VERSION, YEAR_RE, Article, Bulletin, Item, Paragraph, parse_bulletin, to_int
+from qa.parse import PARSER_VERSION, YEAR_RE, Article, Bulletin, Item, Paragraph, Part, parse_bulletin, to_int
+from qa.tables import Table
 from qa.read import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, content_hash, read_bulletin_file
 from qa.tokens import TOKENIZER_VERSION, tokenize
 
@@ -103,6 +104,11 @@ def bulletin_from_dict(data: dict) -> Bulletin:
             "items": tuple(Item(**i) for i in data["items"]),
             "sections": tuple(data["sections"]),
             "warnings": tuple(data["warnings"]),
+            "parts": tuple(Part(**{**part, "places": tuple(part["places"])}) for part in data.get("parts", ())),
+            "tables": tuple(Table(**{**table, "columns": tuple(table["columns"]),
+                                     "header_paragraphs": tuple(table["header_paragraphs"]),
+                                     "row_paragraphs": tuple(table["row_paragraphs"])})
+                            for table in data.get("tables", ())),
         }
     )
 

@@ -122,7 +122,7 @@ def test_docx_headings_bold_runs_and_table() -> None:
     assert "\n\n## 区委社工部聚焦群众需求 提升服务效能 推动工作走深走实\n\n" in text  # Heading 1 under a Title
     assert "\n\n一、强基固本、深耕细作，基层善治迈出新步伐。一是建强骨干队伍。" in text  # bold run kept as text
     assert "**" not in text
-    assert "指标 | 数值\n持证人数 | 434 人\n同比增长 | 61.5%\n社区社会组织 | 688 支" in text
+    assert "| 指标 | 数值 |\n| 持证人数 | 434 人 |\n| 同比增长 | 61.5% |\n| 社区社会组织 | 688 支 |" in text
 
 
 def test_html_keeps_structure_and_drops_script_style_comments(seed_text: str) -> None:
@@ -133,7 +133,7 @@ def test_html_keeps_structure_and_drops_script_style_comments(seed_text: str) ->
     assert paragraph(text, "去年以来") == paragraph(seed_text, "去年以来")
     assert paragraph(text, "累计培训") == paragraph(seed_text, "累计培训")
     assert "\n\n持证人数：434 人\n\n同比增长：61.5%\n\n" in text  # list items
-    assert "指标 | 数值\n社区社会组织 | 688 支" in text  # table rows
+    assert "| 指标 | 数值 |\n| 社区社会组织 | 688 支 |" in text  # table rows
     assert "第8期" not in text  # <title> is not body text
 
 
