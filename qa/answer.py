@@ -32,7 +32,8 @@ from qa.figures import (
     sentence_spans,
 )
 from qa.parse import Bulletin
-from qa.retrieve import Filters, Hit, anchor_relative_years, question_years, retrieve
+from qa.cells import cell_answer, score_cells, table_of
+from qa.retrieve import Filters, Hit, anchor_relative_years, question_places, question_years, retrieve
 from qa.synonyms import expand
 from qa.tokens import normalise, tokenize
 from qa.trend import build_table, is_table_question, summarise
@@ -209,6 +210,7 @@ class Question:
     years: list[str] = field(default_factory=list)
     measured: tuple[str, ...] = ()  # what a figure question measures: 进出口总额 in '2024年进出口总额的增长目标
     weights: dict[str, float] | None = None  # token → IDF weight, filled once by the Reader
+    places: list[str] = field(default_factory=list)  # places named that no indexed bulletin speaks for
 
 
 def analyse(question: str) -> Question:
@@ -247,7 +249,7 @@ def analyse(question: str) -> Question:
 
 def _home_of(bulletin: Bulletin) -> str:
     """The bulletin's own name and publisher: the place it speaks for."""
-    return " ".join(filter(None, (bulletin.series, bulletin.publisher, bulletin.title)))
+    return " ".join(filter(None, (bulletin.series, bulletin.publisher, bulletin.title, bulletin.place)))
 
 
 def _paragraph_of(bulletin: Bulletin, chunk: Chunk) -> str:
@@ -362,7 +364,11 @@ class Reader:
                 table = replace(table, question=question, seconds=time.perf_counter() - started,
                                 effective_question=effective if effective != cleaned else None)
                 return guard(table)
-        parsed = analyse(effective)
+        places, unknown = question_places(self.index, effective)
+        # Retrieval narrows to the named place; the matching judges what is asked, so the place's names
+        # (哈密市, 哈密) are not words to find in the answer ("全市" says it there).
+        parsed = analyse(self._without_places(effective))
+        parsed.places = unknown if unknown and not places else []
         searched = expand(effective)
         if effective != anchored:
             # A follow-up searches with the previous turn's words too (企事业单位 → 专项关爱行动…).
@@ -374,6 +380,12 @@ class Reader:
         answer = replace(answer, question=question, seconds=time.perf_counter() - started,
                          effective_question=effective if effective != cleaned else None)
         return guard(answer)
+
+    def _without_places(self, question: str) -> str:
+        """The question without the names of indexed places."""
+        for name in sorted(self.index.place_names(), key=len, reverse=True):
+            question = question.replace(name, "")
+        return question
 
     # ----- tables -----
     def _indicators_by_meaning(self, indicator: str) -> dict[str, float]:
@@ -444,8 +456,12 @@ class Reader:
     # ----- extraction -----
     def _extract(self, question: Question, hits: list[Hit], k: int) -> Answer:
         if not hits:
-            reason = (f"公报中没有关于 {'、'.join(question.years)} 年的内容，无法回答。"
-                      if question.years else "公报中未找到能回答这个问题的内容。")
+            if question.places:
+                reason = f"已收录的公报中没有关于{'、'.join(question.places)}的内容，无法回答。"
+            elif question.years:
+                reason = f"公报中没有关于 {'、'.join(question.years)} 年的内容，无法回答。"
+            else:
+                reason = "公报中未找到能回答这个问题的内容。"
             return Answer(question.text, reason, True)
         candidates = self._candidates(question, hits)
         if candidates:
@@ -466,6 +482,9 @@ class Reader:
             chunk = hit.chunk
             bulletin = self.index.bulletin_of(chunk)
             text = bulletin.clean_text
+            if chunk.kind == "row":
+                found.extend(self._cell_candidates(question, chunk, bulletin, rank))
+                continue
             for s_start, s_end in self._sentences_of(bulletin, chunk):
                 if (chunk.file, s_start) in seen:
                     continue
@@ -527,6 +546,22 @@ class Reader:
         found.sort(key=lambda c: -c["score"])
         return found
 
+    def _cell_candidates(self, question: Question, chunk: Chunk, bulletin: Bulletin, rank: int) -> list[dict]:
+        """The best figure cell of a table row, as a candidate like a clause's (a figure question only)."""
+        table = table_of(bulletin, chunk.paragraph)
+        if question.kind != "figure" or table is None:
+            return []
+        cells = score_cells(question.text, chunk.text, table, lambda text: self.coverage(question, text))
+        if not cells:
+            return []
+        best = cells[0]
+        score = best.score + 0.04 / (1 + rank)
+        if question.years and chunk.period in question.years:
+            score += 0.1
+        span = (chunk.start, chunk.end)
+        return [{"score": score, "chunk": chunk, "bulletin": bulletin, "sentence": span, "clause": span,
+                 "clauses": [span], "position": 0, "figures": [], "cell": best}]
+
     @staticmethod
     def _figure_fit(question: Question, clause: str, window: str, figures: list, preamble: str) -> float:
         """Bonus or penalty for how well a clause's figures fit what the question asks."""
@@ -582,7 +617,20 @@ class Reader:
         return [(s, e) for s, e in sentence_spans(bulletin.clean_text, paragraph.start, paragraph.end)
                 if e > chunk.start and s < chunk.end]
 
+    def _build_cell(self, best: dict) -> Answer:
+        """A table-cell answer: the row as the quote, the header row and the caption cited after it."""
+        bulletin, chunk, cell = best["bulletin"], best["chunk"], best["cell"]
+        citations = [self._citation(chunk, chunk.start, chunk.end)]
+        for paragraph in (cell.table.header_paragraphs[-1:] + ((cell.table.caption_paragraph,)
+                                                               if cell.table.caption_paragraph is not None else ())):
+            spot = bulletin.paragraphs[paragraph]
+            citations.append(self._citation(chunk, spot.start, spot.end, paragraph=paragraph))
+        figures = tuple(Figure(text, value, unit, 0) for *_, text, value, unit in parse_figures(cell.cell))
+        return Answer(chunk.text, cell_answer(cell), False, tuple(citations), figures)
+
     def _build(self, question: Question, best: dict, candidates: list[dict]) -> Answer | None:
+        if "cell" in best:
+            return replace(self._build_cell(best), question=question.text)
         text = best["bulletin"].clean_text
         chunk = best["chunk"]
         s_start, s_end = best["sentence"]
@@ -687,11 +735,16 @@ class Reader:
                 return f"“{names[0]}”"
         return None
 
-    def _citation(self, chunk: Chunk, start: int, end: int) -> Citation:
+    def _citation(self, chunk: Chunk, start: int, end: int, paragraph: int | None = None) -> Citation:
+        """A quote of [start, end) cited by the chunk it belongs to (or another paragraph of its bulletin:
+        a table's header row and caption)."""
         bulletin = self.index.bulletin_of(chunk)
         quote = bulletin.clean_text[start:end]
+        label = chunk.citation()
+        if paragraph is not None and paragraph != chunk.paragraph:
+            label = re.sub(r"第 \d+ 段$", f"第 {paragraph + 1} 段", label)
         return Citation(chunk.chunk_id, chunk.file, chunk.series, chunk.issue, chunk.date, chunk.title,
-                        chunk.section, chunk.paragraph, quote, start, end, chunk.citation())
+                        chunk.section, chunk.paragraph if paragraph is None else paragraph, quote, start, end, label)
 
 
 class Assistant:

@@ -32,6 +32,7 @@ class Filters:
     date_from: str | None = None
     date_to: str | None = None
     department: str | None = None
+    place: str | None = None  # a place a bulletin speaks for (哈密市), or one of its names (哈密)
 
     def admits(self, chunk: Chunk) -> bool:
         """True when the chunk passes every filter that is set."""
@@ -45,10 +46,12 @@ class Filters:
             return False
         if self.department and self.department not in (chunk.department or ""):
             return False
+        if self.place and not (chunk.place and (self.place in chunk.place or chunk.place in self.place)):
+            return False
         return True
 
     def is_empty(self) -> bool:
-        return not any((self.series, self.issue, self.date_from, self.date_to, self.department))
+        return not any((self.series, self.issue, self.date_from, self.date_to, self.department, self.place))
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,32 @@ def anchor_relative_years(question: str, today: date) -> str:
     return RELATIVE_YEAR_RE.sub(lambda match: f"{today.year + RELATIVE_YEARS[match.group(1)]}年", question)
 
 
+# A place a question opens with (or names after 在): a name ending like a place (省, 市, 县, 自治州, 地区, 盟…).
+# Function words and question words never stand inside a place name.
+PLACE_WORD_RE = re.compile(r"(?:^|在)\s*((?:(?![的了是在有和与及我你他它哪这那个多少几么谁])[\u4e00-\u9fff]){2,7}?"
+                           r"(?:自治区|自治州|自治县|地区|省|市|县|州|盟|旗))")
+NOT_A_PLACE_START = tuple("全本我该各城外省市县州地分人每总")
+
+
+def question_places(index: BulletinIndex, question: str) -> tuple[list[str], list[str]]:
+    """Places a question names: (places some indexed bulletin speaks for, place words no bulletin mentions).
+
+    Known places are matched by every name the bulletins give them (哈密市, 哈密), longest first. A word
+    shaped like a place that opens the question (洛阳市…) and that no chunk mentions at all is unknown: the
+    corpus cannot answer for it. A place mentioned inside some bulletin (a county in a city's table) is
+    neither: retrieval finds it by its words."""
+    names = index.place_names()
+    text = re.sub(r"[12][0-9]{3}\s*年(?:度)?", " ", question).strip()
+    known: list[str] = []
+    for name in sorted(names, key=len, reverse=True):
+        if name in text:
+            known.append(names[name])
+            text = text.replace(name, " ")
+    unknown = [word for word in (match.group(1) for match in PLACE_WORD_RE.finditer(text.strip()))
+               if not word.startswith(NOT_A_PLACE_START) and not index.mentions(word)]
+    return list(dict.fromkeys(known)), unknown
+
+
 def year_mask(index: BulletinIndex, years: list[str]) -> np.ndarray:
     """Chunks that speak about one of the years: their period is that year, or their text names it."""
     mask = np.zeros(len(index.chunks), dtype=bool)
@@ -90,7 +119,8 @@ def year_mask(index: BulletinIndex, years: list[str]) -> np.ndarray:
     return mask
 
 
-def candidate_mask(index: BulletinIndex, filters: Filters | None, years: list[str]) -> np.ndarray | None:
+def candidate_mask(index: BulletinIndex, filters: Filters | None, years: list[str],
+                   places: list[str] = ()) -> np.ndarray | None:
     """Boolean mask of the chunks that may be returned, or None when everything may."""
     mask = None
     if filters is not None and not filters.is_empty():
@@ -98,6 +128,11 @@ def candidate_mask(index: BulletinIndex, filters: Filters | None, years: list[st
     if years:
         by_year = year_mask(index, years)
         mask = by_year if mask is None else mask & by_year
+    if places:
+        by_place = np.zeros(len(index.chunks), dtype=bool)
+        for place in places:
+            by_place[index.rows_by_place().get(place, [])] = True
+        mask = by_place if mask is None else mask & by_place
     return mask
 
 
@@ -165,13 +200,16 @@ def retrieve(index: BulletinIndex, embedder: Embedder | None, question: str, k: 
         query_vector: a precomputed query embedding (saves a model call).
 
     Returns:
-        Hits, best first. A question that names a year only gets chunks about that year; when no bulletin
-        covers that year the list is empty.
+        Hits, best first. A question that names a year only gets chunks about that year, and one that names
+        a place only chunks of bulletins for that place; when no bulletin covers them the list is empty.
     """
     if method not in METHODS:
         raise ValueError(f"unknown retrieval method {method!r}; choose one of {', '.join(METHODS)}")
     years = question_years(question)
-    mask = candidate_mask(index, filters, years)
+    places, unknown = question_places(index, question)
+    if unknown and not places:
+        return []  # "2025年洛阳市…": no bulletin speaks for that place, and another city's figure is no answer
+    mask = candidate_mask(index, filters, years, places)
     if mask is not None and not mask.any():
         return []
     rankings: list[list[int]] = []

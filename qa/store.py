@@ -281,6 +281,32 @@ class BulletinIndex:
             cached = self._rows_by_year = {year: np.array(found, dtype=np.int64) for year, found in rows.items()}
         return cached
 
+    def place_names(self) -> dict[str, str]:
+        """Every name a bulletin's place goes by → that place (哈密 → 哈密市), learned from the indexed
+        bulletins' title blocks and issuers; a short form shared by two places names neither (cached)."""
+        cached = getattr(self, "_place_names", None)
+        if cached is None:
+            owners: dict[str, set[str]] = {}
+            for bulletin in self.bulletins.values():
+                for part in bulletin.parts:
+                    if part.place:
+                        for name in (part.place, *part.places):
+                            owners.setdefault(name, set()).add(part.place)
+            cached = self._place_names = {name: next(iter(places)) for name, places in owners.items()
+                                          if len(places) == 1 or name in places}
+        return cached
+
+    def rows_by_place(self) -> dict[str, np.ndarray]:
+        """Place → the rows of the chunks of bulletins that speak for it (cached)."""
+        cached = getattr(self, "_rows_by_place", None)
+        if cached is None:
+            rows: dict[str, list[int]] = {}
+            for row, chunk in enumerate(self.chunks):
+                if chunk.place:
+                    rows.setdefault(chunk.place, []).append(row)
+            cached = self._rows_by_place = {place: np.array(found, dtype=np.int64) for place, found in rows.items()}
+        return cached
+
     def vector_matrix(self) -> np.ndarray:
         """All vectors as one matrix (for filtered searches over a subset of rows): a view into the float32
         storage of a flat or refined FAISS index, no copy; other index types reconstruct once and cache."""
@@ -320,6 +346,17 @@ class BulletinIndex:
         """BM25 score of every chunk for query tokens (all in the vocabulary): `bm25.get_scores`, faster."""
         vocab = self.bm25.vocab_dict
         return bm25_scores(self.bm25, [vocab[token] for token in tokens])
+
+    def mentions(self, word: str) -> bool:
+        """True when some chunk's text holds the word (cached per word)."""
+        cache = getattr(self, "_mentions", None)
+        if cache is None:
+            cache = self._mentions = {}
+        if word not in cache:
+            if len(cache) > 4096:
+                cache.clear()
+            cache[word] = any(word in chunk.text for chunk in self.chunks)
+        return cache[word]
 
     def bulletin_of(self, chunk: Chunk) -> Bulletin:
         """The bulletin a chunk was cut from."""
