@@ -54,8 +54,9 @@ WHO_CUES = re.compile(r"谁|哪位|什么人|姓名|名字")
 WHAT_CUES = re.compile(r"哪个|哪些|哪家|什么|名称|叫|哪一个|如何|怎样|怎么")
 NAME_RE = re.compile(r"[“\"《]([^”\"》]{1,30})[”\"》]")
 RATE_CUES = re.compile(r"增速|增长率|增幅|涨幅|比例|比重|占比|百分|率|(增长|下降|提高|降低|上涨)了?(多少|几)(?![万亿千百]?[人个家元件条项名次户台辆吨斤亩])")
-ISSUE_SELF_RE = re.compile(r"这期|本期|这一期|该期|这份|印发|出版|刊发|编印|发行")
-SOURCE_CUES = re.compile(r"哪个部门|哪个单位|哪家单位|谁办|主办|编印|供稿|来源|出自|谁写|哪个部门写")
+ISSUE_SELF_RE = re.compile(r"这期|本期|这一期|该期|这份|印发|出版|刊发|编印|发行|发布|落款|标注|公报")
+SOURCE_CUES = re.compile(r"哪个部门|哪个单位|哪家单位|哪些单位|哪些部门|哪个机构|哪些机构|谁办|主办|编印|供稿|来源|出自|谁写|"
+                         r"哪个部门写|发布单位|发布机构|由谁发布|谁发布")
 # 要 right before a verb and 多少 asks for a plan too: "单位GDP能耗要降低多少".
 TARGET_CUES = re.compile(r"目标|预期|计划|拟|安排|打算|定的|定为|定了|确定为|预计|(?<![主需重必只])要[\u4e00-\u9fff]{1,3}(?:多少|几)")
 # "国内生产总值总量" asks for an amount, never for a ratio to GDP.
@@ -520,7 +521,7 @@ class Reader:
                             score -= 1.0
                     if SOURCE_CUES.search(question.text):
                         tagged = chunk.department and f"（{chunk.department}）" in sentence
-                        if tagged or (chunk.kind == "masthead" and clause.strip() == bulletin.publisher):
+                        if tagged or (chunk.kind == "masthead" and clause.strip() and clause.strip() in (bulletin.publisher or "")):
                             # "哪个部门供稿" → the department tag; "哪个单位办的" → the publisher line
                             score = max(score, ANSWER_THRESHOLD + 0.3)
                     if question.kind == "when" and chunk.kind == "masthead" and ISSUE_SELF_RE.search(question.text) \
@@ -718,6 +719,9 @@ class Reader:
         bulletin = self.index.bulletin_of(chunk)
         if chunk.kind == "masthead" and bulletin.publisher and bulletin.publisher in sentence:
             return bulletin.publisher
+        part = bulletin.part_of(chunk.paragraph)
+        if chunk.kind == "masthead" and part and part.publisher and part.publisher in sentence:
+            return part.publisher
         tail = noun[-2:] if len(noun) >= 2 else noun
 
         def fits(name: str, text: str) -> bool:

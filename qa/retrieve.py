@@ -87,7 +87,7 @@ def anchor_relative_years(question: str, today: date) -> str:
 # A place a question opens with (or names after 在): a name ending like a place (省, 市, 县, 自治州, 地区, 盟…).
 # Function words and question words never stand inside a place name.
 PLACE_WORD_RE = re.compile(r"(?:^|在)\s*((?:(?![的了是在有和与及我你他它哪这那个多少几么谁])[\u4e00-\u9fff]){2,7}?"
-                           r"(?:自治区|自治州|自治县|地区|省|市|县|州|盟|旗))")
+                           r"(?:自治区|自治州|自治县|地区|省|市|县|州|盟|旗|区))")
 NOT_A_PLACE_START = tuple("全本我该各城外省市县州地分人每总")
 
 

@@ -71,7 +71,7 @@ def row_cells(line: str) -> list[str]:
     """The cells of any table row line."""
     if is_pipe_row(line):
         return pipe_cells(line)
-    return text_row_cells(line) or [line.strip()]
+    return text_row_cells(line) or line.split()  # a PDF header line: names separated by spaces
 
 
 def is_figure(cell: str) -> bool:
