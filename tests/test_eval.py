@@ -17,8 +17,9 @@ from qa.answer import Assistant
 from qa.embed import HashEmbedder
 from qa.errors import BulletinQAError
 from qa.evaluate import evaluate_cmrc, evaluate_set, expected_found, load_qa_set, write_report
-from qa.importers import export_gov_reports
 from qa.store import update_index
+
+from data_files import copy_gov_reports
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
@@ -102,7 +103,7 @@ GOV_PINNED_BM25 = {"recall@5": 0.88, "answer_accuracy": 0.77, "abstention_recall
 def test_gov_reports_set_bm25_is_pinned(tmp_path):
     # BM25 ranks do not depend on the embedder, so the fast fake embedder is enough here.
     corpus = tmp_path / "corpus"
-    export_gov_reports(SHARED / "gov-work-reports" / "government_work_reports.jsonl", corpus)
+    copy_gov_reports(corpus)
     embedder = HashEmbedder()
     index, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
     assistant = Assistant(index, embedder)
