@@ -2,7 +2,7 @@
 
 Every default test reads only files inside the repository, so a fresh clone runs them. The 52 政府工作报告
 are the bulletin files in `corpus/gov-work-reports/` (made by `qa.importers` from the archive, identical to
-what `export_gov_reports` writes); a small excerpt of the archive lies in `tests/data/`.
+what `export_gov_reports` writes); small excerpts of the archive and of CMRC 2018 lie in `tests/data/`.
 A check that needs the full data beside the checkout asks for it with `shared_file`, which skips when it is absent.
 """
 
@@ -16,8 +16,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 GOV_REPORTS = ROOT / "corpus" / "gov-work-reports"
 GOV_JSONL_EXCERPT = ROOT / "tests" / "data" / "gov-work-reports" / "government_work_reports-excerpt.jsonl"
+CMRC_EXCERPT = ROOT / "tests" / "data" / "cmrc2018" / "cmrc2018_trial-excerpt.json"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 GOV_JSONL = SHARED_DATA / "gov-work-reports" / "government_work_reports.jsonl"
+CMRC_TRIAL = SHARED_DATA / "cmrc2018" / "cmrc2018_trial.json"
 
 
 def gov_report(year: str) -> Path:
