@@ -45,6 +45,7 @@ def test_bad_set_lines_are_named(tmp_path):
 def test_sets_are_well_formed():
     result = subprocess.run([sys.executable, "eval/check_sets.py"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "reports in corpus: 52 (1954-2025)" in result.stdout  # read from corpus/gov-work-reports/
     assert len(load_qa_set(ROOT / "eval" / "shangjie-08.jsonl")) >= 60
     assert len(load_qa_set(ROOT / "eval" / "gov-reports.jsonl")) >= 30
 
