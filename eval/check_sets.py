@@ -3,6 +3,8 @@
 
     python eval/check_sets.py            # from the repository root, default paths
     python eval/check_sets.py -v         # also print the figure checklist of the seed bulletin
+    python eval/check_sets.py --reports ../shared/data/gov-work-reports/government_work_reports.jsonl
+                                         # the reports from the archive instead of corpus/gov-work-reports/
 
 Checks, for both sets:
   * schema: required keys with the right types, no unknown keys, unique ids (across both sets);
@@ -11,6 +13,8 @@ Checks, for both sets:
     and is 10-30 characters long (shorter only when it is a whole line or sentence, e.g. "第 8 期");
   * for every non-computed answerable question, each `expected` entry has at least one `|`-alternative
     inside the sentence that holds the source.
+The reports are read from the bundled bulletin files `corpus/gov-work-reports/*.md` (front matter with
+`year`, then the report's text), or from the archive they were imported from (JSON lines: `year`, `content`).
 For shangjie-08 the text is the seed bulletin with markdown marks removed (** bold, # headings, --- rules),
 and every figure written in digits must be asked by some non-computed question whose source lies in the
 same sentence. For gov-reports the text is the report the question points at: the year in the question
@@ -42,7 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SHANGJIE = REPO / "eval" / "shangjie-08.jsonl"
 DEFAULT_BULLETIN = REPO / "corpus" / "shangjie-xinxi-2026-08.md"
 DEFAULT_GOV = REPO / "eval" / "gov-reports.jsonl"
-DEFAULT_REPORTS = REPO.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
+DEFAULT_REPORTS = REPO / "corpus" / "gov-work-reports"
 
 REQUIRED = {"id": str, "question": str, "expected": list, "source": str, "answerable": bool}
 OPTIONAL = {"computed": bool, "tags": list, "history": list, "asked_on": str}
@@ -110,8 +114,30 @@ def markdown_text(path: Path) -> Text:
     return Text(path.name, lines)
 
 
+def front_matter(text: str) -> tuple[dict[str, str], str]:
+    """The `key: value` lines of a leading `---` block (values unquoted) and the text after it."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return {}, text
+    for end in range(1, len(lines)):
+        if lines[end].strip() == "---":
+            meta = {}
+            for line in lines[1:end]:
+                key, _, value = line.partition(":")
+                meta[key.strip()] = value.strip().strip("'\"")
+            return meta, "".join(lines[end + 1:])
+    return {}, text
+
+
 def load_reports(path: Path) -> dict[int, Text]:
+    """Reports by year: the `*.md` bulletin files of a folder, or the lines of the JSON-lines archive."""
     reports = {}
+    if path.is_dir():
+        for file in sorted(path.glob("*.md")):
+            meta, body = front_matter(file.read_text(encoding="utf-8"))
+            if meta.get("year", "").isdigit():
+                reports[int(meta["year"])] = Text(f"{meta['year']} report", body.splitlines())
+        return reports
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
@@ -335,14 +361,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shangjie", type=Path, default=DEFAULT_SHANGJIE, help="shangjie-08 question set")
     parser.add_argument("--bulletin", type=Path, default=DEFAULT_BULLETIN, help="the seed bulletin (markdown)")
     parser.add_argument("--gov", type=Path, default=DEFAULT_GOV, help="gov-reports question set")
-    parser.add_argument("--reports", type=Path, default=DEFAULT_REPORTS, help="government_work_reports.jsonl")
+    parser.add_argument("--reports", type=Path, default=DEFAULT_REPORTS,
+                        help="folder of 政府工作报告 bulletin files (default: corpus/gov-work-reports), "
+                             "or the government_work_reports.jsonl archive")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the bulletin's figure checklist")
     args = parser.parse_args(argv)
 
     errors: list[str] = []
-    for path in (args.shangjie, args.bulletin, args.gov, args.reports):
+    for path in (args.shangjie, args.bulletin, args.gov):
         if not path.is_file():
             errors.append(f"missing file: {path}")
+    if not args.reports.exists():
+        errors.append(f"missing file or folder: {args.reports}")
     if errors:
         print("\n".join(errors), file=sys.stderr)
         return 1
@@ -354,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     check_schema(gov, seen, errors)
     checklist = check_shangjie(shangjie, markdown_text(args.bulletin), errors, args.verbose)
     reports = load_reports(args.reports)
+    if not reports:
+        print(f"no 政府工作报告 with a year in {args.reports}", file=sys.stderr)
+        return 1
     check_gov(gov, reports, errors)
 
     for line in summary(args.shangjie.name, shangjie) + summary(args.gov.name, gov):

@@ -15,20 +15,20 @@ from hypothesis import strategies as st
 
 from qa.answer import Answer, Assistant, Citation, Filters, check_figures, guard, numbers_in, resolve_follow_up
 from qa.embed import HashEmbedder
-from qa.importers import export_gov_reports
 from qa.retrieve import anchor_relative_years
 from qa.store import update_index
 
+from data_files import copy_gov_reports
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
-GOV_JSONL = ROOT.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
 
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory):
     corpus = tmp_path_factory.mktemp("corpus")
     shutil.copy(SEED, corpus / SEED.name)
-    export_gov_reports(GOV_JSONL, corpus, years=["2023", "2024", "2025"])
+    copy_gov_reports(corpus, years=["2023", "2024", "2025"])
     embedder = HashEmbedder()
     index, _ = update_index(corpus, tmp_path_factory.mktemp("index"), embedder, progress=False)
     return Assistant(index, embedder)

@@ -11,15 +11,15 @@ import pytest
 from qa import bm25, store
 from qa.chunk import chunk_bulletin
 from qa.embed import HashEmbedder
-from qa.importers import export_gov_reports
 from qa.parse import parse_bulletin
 from qa.read import content_hash
 from qa.store import BulletinIndex, update_index
 from qa.tokens import tokenize
 
+from data_files import copy_gov_reports
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
-GOV_JSONL = ROOT.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
 
 
 def questions() -> list[str]:
@@ -59,7 +59,7 @@ def oracle_of(token_lists):
 @pytest.fixture(scope="module")
 def report_tokens(tmp_path_factory):
     folder = tmp_path_factory.mktemp("reports")
-    files = export_gov_reports(GOV_JSONL, folder, years=["2010", "2019", "2024"]) + [SEED]
+    files = copy_gov_reports(folder, years=["2010", "2019", "2024"]) + [SEED]
     lists = []
     for path in files:
         text = path.read_text(encoding="utf-8")
@@ -102,7 +102,7 @@ def test_counts_that_do_not_fit_the_index_are_ignored(report_tokens, tmp_path):
 def test_update_tokenises_only_new_chunks_and_matches_a_rebuild(tmp_path, monkeypatch):
     embedder = HashEmbedder()
     corpus = tmp_path / "corpus"
-    files = export_gov_reports(GOV_JSONL, corpus, years=["2015", "2016", "2017", "2018"])
+    files = copy_gov_reports(corpus, years=["2015", "2016", "2017", "2018"])
     shutil.copy(SEED, corpus / SEED.name)
     held = tmp_path / files[1].name
     files[1].rename(held)  # comes back in the middle of the chunk order

@@ -8,22 +8,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa.chunk import DEFAULT_MAX_CHARS, chunk_bulletin, split_spans
-from qa.importers import gov_report_text, load_gov_reports
 from qa.parse import parse_bulletin
 from qa.read import content_hash
 
+from data_files import gov_report
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
-GOV_JSONL = ROOT.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
 FIGURE = re.compile(r"\d+(?:\.\d+)?\s*%?")
 
 
 def bulletins():
     text = SEED.read_text(encoding="utf-8")
     yield parse_bulletin(text, SEED.name), content_hash(text)
-    reports = load_gov_reports(GOV_JSONL)
     for year in ("1955", "1982", "2010", "2024", "2025"):
-        text = gov_report_text(reports[year])
+        text = gov_report(year).read_text(encoding="utf-8")
         yield parse_bulletin(text, f"gov-{year}.md"), content_hash(text)
 
 

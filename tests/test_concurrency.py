@@ -29,13 +29,12 @@ if str(ROOT) not in sys.path:
 from qa import store
 from qa.answer import Assistant
 from qa.embed import HashEmbedder
-from qa.importers import export_gov_reports
 from qa.store import BulletinIndex, update_index
 from app_process import running_app
+from data_files import copy_gov_reports
 
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
 QA_SET = ROOT / "eval" / "shangjie-08.jsonl"
-GOV_JSONL = ROOT.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
 USERS = 20
 QUESTIONS_PER_USER = 10  # 200 questions in all
 DEADLINE = 240  # seconds for the whole load test; a hang fails instead of blocking the suite
@@ -162,7 +161,7 @@ NEW_QUESTION = "2023年城镇新增就业多少人？"  # answered only by the r
 def test_questions_during_an_index_swap_see_the_old_or_the_new_index(tmp_path, request):
     (tmp_path / "corpus").mkdir()
     shutil.copy(SEED, tmp_path / "corpus")
-    new_issue = export_gov_reports(GOV_JSONL, tmp_path / "incoming", years=["2024"])[0]
+    new_issue = copy_gov_reports(tmp_path / "incoming", years=["2024"])[0]
     questions = [*SEED_QUESTIONS, NEW_QUESTION]
     # Reference answers from both indexes, built aside.
     (tmp_path / "after").mkdir()
@@ -223,7 +222,7 @@ def test_questions_during_an_index_swap_see_the_old_or_the_new_index(tmp_path, r
 # ----- two writers, and a reader, on one index folder -----
 def test_two_writers_on_one_index_neither_crash_nor_lose_work(tmp_path, request):
     years = [str(year) for year in range(2005, 2015)]
-    files = export_gov_reports(GOV_JSONL, tmp_path / "staging", years=[*years, "2016"])
+    files = copy_gov_reports(tmp_path / "staging", years=[*years, "2016"])
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for path in files[:-1]:
@@ -262,7 +261,7 @@ def test_a_reader_survives_a_writer_replacing_the_generation_it_reads(tmp_path, 
     index = tmp_path / "index"
     embedder = HashEmbedder()
     update_index(tmp_path / "corpus", index, embedder, progress=False)
-    extra = export_gov_reports(GOV_JSONL, tmp_path / "corpus", years=["2024"])[0]
+    extra = copy_gov_reports(tmp_path / "corpus", years=["2024"])[0]
     real = store.current_generation
     first: list[Path] = []
 
@@ -282,7 +281,7 @@ def test_a_reader_survives_a_writer_replacing_the_generation_it_reads(tmp_path, 
 
 @pytest.mark.slow
 def test_readers_load_without_error_while_a_writer_rebuilds(tmp_path, request):
-    files = export_gov_reports(GOV_JSONL, tmp_path / "corpus", years=[str(y) for y in range(2005, 2017)])
+    files = copy_gov_reports(tmp_path / "corpus", years=[str(y) for y in range(2005, 2017)])
     index = tmp_path / "index"
     update_index(tmp_path / "corpus", index, HashEmbedder(), progress=False)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -11,18 +11,18 @@ from pathlib import Path
 import pytest
 
 from qa.answer import Assistant, check_figures
-from qa.importers import export_gov_reports
+
+from data_files import copy_gov_reports
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
-GOV_JSONL = ROOT.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
 
 
 @pytest.fixture(scope="module")
 def real_assistant(converted_model_dir, tmp_path_factory):
     corpus = tmp_path_factory.mktemp("corpus")
     shutil.copy(SEED, corpus / SEED.name)
-    export_gov_reports(GOV_JSONL, corpus, years=["2024", "2025"])
+    copy_gov_reports(corpus, years=["2024", "2025"])
     return Assistant.open(tmp_path_factory.mktemp("index"), model=str(converted_model_dir), corpus_dir=corpus,
                           progress=False)
 

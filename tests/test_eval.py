@@ -17,12 +17,12 @@ from qa.answer import Assistant
 from qa.embed import HashEmbedder
 from qa.errors import BulletinQAError
 from qa.evaluate import evaluate_cmrc, evaluate_set, expected_found, load_qa_set, write_report
-from qa.importers import export_gov_reports
 from qa.store import update_index
+
+from data_files import CMRC_EXCERPT, CMRC_TRIAL, copy_gov_reports, shared_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
-SHARED = ROOT.parent / "shared" / "data"
 TOLERANCE = 0.03
 
 
@@ -45,6 +45,7 @@ def test_bad_set_lines_are_named(tmp_path):
 def test_sets_are_well_formed():
     result = subprocess.run([sys.executable, "eval/check_sets.py"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "reports in corpus: 52 (1954-2025)" in result.stdout  # read from corpus/gov-work-reports/
     assert len(load_qa_set(ROOT / "eval" / "shangjie-08.jsonl")) >= 60
     assert len(load_qa_set(ROOT / "eval" / "gov-reports.jsonl")) >= 30
 
@@ -102,7 +103,7 @@ GOV_PINNED_BM25 = {"recall@5": 0.88, "answer_accuracy": 0.77, "abstention_recall
 def test_gov_reports_set_bm25_is_pinned(tmp_path):
     # BM25 ranks do not depend on the embedder, so the fast fake embedder is enough here.
     corpus = tmp_path / "corpus"
-    export_gov_reports(SHARED / "gov-work-reports" / "government_work_reports.jsonl", corpus)
+    copy_gov_reports(corpus)
     embedder = HashEmbedder()
     index, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
     assistant = Assistant(index, embedder)
@@ -115,10 +116,20 @@ def test_gov_reports_set_bm25_is_pinned(tmp_path):
 CMRC_PINNED_BM25 = {"paragraph_recall@1": 0.97, "paragraph_recall@5": 0.99, "mrr@10": 0.98}
 
 
+def test_cmrc_excerpt_check_bm25(tmp_path, monkeypatch):
+    # 20 paragraphs and 82 questions shipped in tests/data; the whole trial set is checked with -m slow.
+    monkeypatch.setenv("BULLETIN_QA_MODEL", "fake-hash")
+    results = evaluate_cmrc(CMRC_EXCERPT, tmp_path / "index", methods=("bm25",), progress=False)
+    metrics = results["bm25"]
+    assert metrics["questions"] == 82
+    for key, value in CMRC_PINNED_BM25.items():
+        assert metrics[key] >= value - TOLERANCE, (key, metrics)
+
+
+@pytest.mark.slow
 def test_cmrc_external_check_bm25(tmp_path, monkeypatch):
     monkeypatch.setenv("BULLETIN_QA_MODEL", "fake-hash")
-    results = evaluate_cmrc(SHARED / "cmrc2018" / "cmrc2018_trial.json", tmp_path / "index", methods=("bm25",),
-                            progress=False)
+    results = evaluate_cmrc(shared_file(CMRC_TRIAL), tmp_path / "index", methods=("bm25",), progress=False)
     metrics = results["bm25"]
     assert metrics["questions"] == 1002
     for key, value in CMRC_PINNED_BM25.items():
@@ -156,7 +167,7 @@ def test_gov_reports_with_real_model_is_pinned(converted_model_dir, tmp_path):
 
 @pytest.mark.slow
 def test_cmrc_external_check_hybrid_with_real_model(converted_model_dir, tmp_path):
-    results = evaluate_cmrc(SHARED / "cmrc2018" / "cmrc2018_trial.json", tmp_path / "index",
+    results = evaluate_cmrc(shared_file(CMRC_TRIAL), tmp_path / "index",
                             model=str(converted_model_dir), methods=("hybrid",), progress=False)
     for key, value in {"paragraph_recall@1": 0.975, "paragraph_recall@5": 0.996, "mrr@10": 0.985}.items():
         assert results["hybrid"][key] >= value - TOLERANCE, (key, results)

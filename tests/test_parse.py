@@ -1,15 +1,16 @@
-"""The parser on the real seed bulletin and on the real 政府工作报告 series."""
+"""The parser on the real seed bulletin and on the real 政府工作报告 series; the importer that made that series."""
 
 from pathlib import Path
 
 import pytest
 
-from qa.importers import export_gov_reports, gov_report_text, load_gov_reports
+from qa.importers import LICENCE_MARKER, export_gov_reports, load_gov_reports
 from qa.parse import parse_bulletin, split_front_matter
+
+from data_files import GOV_JSONL, GOV_JSONL_EXCERPT, GOV_REPORTS, gov_report, gov_report_years, shared_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
-GOV_JSONL = ROOT.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +105,13 @@ def test_file_without_masthead_ingests_with_a_warning():
 
 @pytest.fixture(scope="module")
 def reports():
-    return load_gov_reports(GOV_JSONL)
+    """The bundled reports' texts by year."""
+    return {year: gov_report(year).read_text(encoding="utf-8") for year in gov_report_years()}
 
 
 def test_gov_reports_parse_with_periods(reports):
     assert len(reports) == 52
-    report_2024 = parse_bulletin(gov_report_text(reports["2024"]), "gov-2024.md")
+    report_2024 = parse_bulletin(reports["2024"], "gov-2024.md")
     assert report_2024.series == "政府工作报告"
     assert report_2024.issue == "2024"
     assert report_2024.date == "2024-03-05"  # from the dateline under the title
@@ -122,14 +124,14 @@ def test_gov_reports_parse_with_periods(reports):
 
 
 def test_full_width_year_headings(reports):
-    report = parse_bulletin(gov_report_text(reports["1995"]), "gov-1995.md")
+    report = parse_bulletin(reports["1995"], "gov-1995.md")
     review = [p for p in report.paragraphs if p.section and p.section.startswith("一、")]
     assert review and {p.period for p in review} >= {"1994"}
 
 
 @pytest.mark.parametrize("year", ["1954", "1978", "1988", "2003", "2010", "2025"])
 def test_every_era_of_reports_parses(reports, year):
-    report = parse_bulletin(gov_report_text(reports[year]), f"gov-{year}.md")
+    report = parse_bulletin(reports[year], f"gov-{year}.md")
     body = [p for p in report.paragraphs if p.kind == "body"]
     assert len(body) > 20
     assert report.year == int(year)
@@ -139,6 +141,27 @@ def test_every_era_of_reports_parses(reports, year):
 
 
 def test_export_writes_front_matter(tmp_path):
-    files = export_gov_reports(GOV_JSONL, tmp_path, years=["2023", "2024"])
-    assert [f.name for f in files] == ["gov-work-report-2023.md", "gov-work-report-2024.md"]
-    assert files[0].read_text(encoding="utf-8").startswith("---\nseries: 政府工作报告\nissue: '2023'")
+    files = export_gov_reports(GOV_JSONL_EXCERPT, tmp_path, years=["2024", "1975"])
+    assert [f.name for f in files] == ["gov-work-report-1975.md", "gov-work-report-2024.md"]
+    assert files[0].read_text(encoding="utf-8").startswith("---\nseries: 政府工作报告\nissue: '1975'")
+
+
+def test_import_leaves_out_resolutions_and_the_licence_notice(tmp_path):
+    # The excerpt: the 2024 report, the NPC's resolution on it (no year) and the 1975 report.
+    lines = GOV_JSONL_EXCERPT.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 3 and LICENCE_MARKER in lines[0]
+    assert sorted(load_gov_reports(GOV_JSONL_EXCERPT)) == ["1975", "2024"]
+    files = export_gov_reports(GOV_JSONL_EXCERPT, tmp_path)
+    assert len(files) == 2
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert LICENCE_MARKER not in text and "Public domain" not in text
+        assert path.read_bytes() == (GOV_REPORTS / path.name).read_bytes()  # the bundled files came from here
+
+
+def test_full_archive_exports_to_exactly_the_bundled_reports(tmp_path):
+    files = export_gov_reports(shared_file(GOV_JSONL), tmp_path)
+    assert len(files) == 52
+    assert [f.name for f in files] == sorted(p.name for p in GOV_REPORTS.glob("*.md"))
+    for path in files:
+        assert path.read_bytes() == (GOV_REPORTS / path.name).read_bytes(), path.name

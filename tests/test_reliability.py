@@ -42,15 +42,14 @@ if str(ROOT) not in sys.path:
 from qa import cli
 from qa.answer import Assistant, check_figures
 from qa.embed import HashEmbedder
-from qa.importers import export_gov_reports
 from qa.read import MAX_FILE_BYTES, read_bulletin_file
 from qa.store import CURRENT_FILE, BulletinIndex, update_index
 from qa.upload import MAX_UPLOAD_FILES, sanitise_name
 from app_process import start_app, stop, wait_up
+from data_files import copy_gov_reports
 
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
 FORMATS = ROOT / "tests" / "data" / "formats"
-GOV_JSONL = ROOT.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
 BASE_REPORT = "gov-work-report-2024.md"  # the one bulletin already indexed when a bad file arrives
 MB = 1024 * 1024
 
@@ -108,7 +107,7 @@ def no_mojibake(text: str) -> None:
 def reports(tmp_path_factory) -> dict[str, Path]:
     """Every 政府工作报告 as a bulletin file, by year (written once into a staging folder)."""
     staging = tmp_path_factory.mktemp("gov-reports")
-    return {path.stem.rsplit("-", 1)[1]: path for path in export_gov_reports(GOV_JSONL, staging)}
+    return {path.stem.rsplit("-", 1)[1]: path for path in copy_gov_reports(staging)}
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ import pytest
 
 from qa.embed import HashEmbedder
 from qa.errors import IndexMismatchError, IndexMissingError
-from qa.importers import export_gov_reports
 from qa.retrieve import retrieve
 from qa.store import CURRENT_FILE, BulletinIndex, current_generation, update_index
 
+from data_files import copy_gov_reports
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
-GOV_JSONL = ROOT.parent / "shared" / "data" / "gov-work-reports" / "government_work_reports.jsonl"
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_reports_added_one_year_at_a_time(tmp_path):
     embedder = HashEmbedder()
     corpus = tmp_path / "corpus"
     staging = tmp_path / "staging"
-    files = export_gov_reports(GOV_JSONL, staging)
+    files = copy_gov_reports(staging)
     assert len(files) == 52
     corpus.mkdir()
     total = 0
@@ -86,7 +86,7 @@ def test_reports_added_one_year_at_a_time(tmp_path):
 def test_fifty_reports_then_one_more(tmp_path):
     embedder = HashEmbedder()
     corpus = tmp_path / "corpus"
-    files = export_gov_reports(GOV_JSONL, corpus)
+    files = copy_gov_reports(corpus)
     newest = files[-1]
     held_back = tmp_path / newest.name
     newest.rename(held_back)

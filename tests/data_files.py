@@ -1,0 +1,49 @@
+"""Where the tests' data lies: what the repository ships, and the optional full data in `../shared/`.
+
+Every default test reads only files inside the repository, so a fresh clone runs them. The 52 政府工作报告
+are the bulletin files in `corpus/gov-work-reports/` (made by `qa.importers` from the archive, identical to
+what `export_gov_reports` writes); small excerpts of the archive and of CMRC 2018 lie in `tests/data/`.
+A check that needs the full data beside the checkout asks for it with `shared_file`, which skips when it is absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GOV_REPORTS = ROOT / "corpus" / "gov-work-reports"
+GOV_JSONL_EXCERPT = ROOT / "tests" / "data" / "gov-work-reports" / "government_work_reports-excerpt.jsonl"
+CMRC_EXCERPT = ROOT / "tests" / "data" / "cmrc2018" / "cmrc2018_trial-excerpt.json"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+GOV_JSONL = SHARED_DATA / "gov-work-reports" / "government_work_reports.jsonl"
+CMRC_TRIAL = SHARED_DATA / "cmrc2018" / "cmrc2018_trial.json"
+
+
+def gov_report(year: str) -> Path:
+    """The bundled bulletin file of one year's 政府工作报告."""
+    return GOV_REPORTS / f"gov-work-report-{year}.md"
+
+
+def gov_report_years() -> list[str]:
+    """The years of the bundled reports, oldest first."""
+    return sorted(path.stem.rsplit("-", 1)[1] for path in GOV_REPORTS.glob("gov-work-report-*.md"))
+
+
+def copy_gov_reports(out_dir: Path, years: list[str] | None = None) -> list[Path]:
+    """Copy the bundled reports (all, or the given years) into out_dir, as `export_gov_reports` would write them.
+
+    Returns:
+        The files written, in year order.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copy(gov_report(year), out_dir)) for year in sorted(years or gov_report_years())]
+
+
+def shared_file(path: Path) -> Path:
+    """path, a file of the full data in `../shared/data/`; skips the calling test when it is not there."""
+    if not path.is_file():
+        pytest.skip(f"../shared/data/{path.relative_to(SHARED_DATA)} not found: optional check on the full data")
+    return path
