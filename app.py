@@ -74,6 +74,7 @@ CSS = """
 #sources .label { font-size: 0.85em; color: var(--body-text-color-subdued); }
 #sources .not-answer { color: #b45309; font-weight: 600; }
 #upload-message .error { color: #b91c1c; }
+#upload-message .warning { color: #92400e; }
 #chat table { font-size: 0.92em; }
 #chat table :is(th, td):is(:nth-child(1), :nth-child(3), :nth-child(4)) { white-space: nowrap; }
 #chat .missing { color: #b45309; font-weight: 600; }
@@ -397,11 +398,25 @@ def upload_message(assistant: Assistant, report) -> str:
     lines += [f"已更新{describe_file(assistant, name)}。" for name in report.files_changed]
     lines += [f'<span class="error">未添加「{esc(name)}」：{esc(reason)}</span>'
               for name, reason in report.files_refused.items()]
+    lines += [f'<span class="warning">{esc(identity_warning(warning))}</span>' for warning in report.warnings
+              if warning.split(": ", 1)[0] in (*report.files_added, *report.files_changed)]
     if report.files_added or report.files_changed:
         lines.append(esc(f"索引已更新：新嵌入 {report.chunks_embedded} 段，共 {report.chunks_total} 段。"))
     else:
         lines.append("索引保持不变。")
     return "<br>".join(lines)
+
+
+FIELD_NAMES = {"series": "系列（刊名）", "issue": "期号", "date": "日期", "publisher": "发布单位", "place": "地区"}
+
+
+def identity_warning(warning: str) -> str:
+    """'x.pdf: could not infer date, publisher from the title block' → the same in Chinese, for the status."""
+    name, _, rest = warning.partition(": ")
+    fields = rest.removeprefix("could not infer ").split(" from ")[0].split(", ")
+    where = "标题" if "title block" in rest else "报头"
+    named = "、".join(FIELD_NAMES.get(field, field) for field in fields)
+    return f"「{name}」已添加，但未能从{where}中识别出{named}；引用时这些信息将空缺。"
 
 
 def discard_uploads(paths: list[Path]) -> None:
@@ -433,12 +448,12 @@ def check_upload(paths: list[Path]) -> str | None:
 
 # ----- filters -----
 def make_filters(series: str | None, issue: str | None, date_from: str | None, date_to: str | None,
-                 department: str | None) -> Filters:
+                 department: str | None, place: str | None = None) -> Filters:
     """Filters from the widgets' values (blank means no filter); raises ValueError on a malformed date."""
     for value in (date_from, date_to):
         if value and value.strip() and not DATE_RE.match(value.strip()):
             raise ValueError(f"日期“{value.strip()}”格式不对，请写成 YYYY-MM-DD，例如 2026-02-12。")
-    clean = [(v or "").strip() or None for v in (series, issue, date_from, date_to, department)]
+    clean = [(v or "").strip() or None for v in (series, issue, date_from, date_to, department, place)]
     return Filters(*clean)
 
 
@@ -448,10 +463,10 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
     gr = import_gradio()
 
     def ask_api(question: str, history: list[str] | None = None, series: str = "", issue: str = "",
-                date_from: str = "", date_to: str = "", department: str = "") -> dict:
+                date_from: str = "", date_to: str = "", department: str = "", place: str = "") -> dict:
         """Answer a question; returns exactly the JSON object `bulletin-qa ask --json` prints."""
         try:
-            filters = make_filters(series, issue, date_from, date_to, department)
+            filters = make_filters(series, issue, date_from, date_to, department, place)
         except ValueError as error:
             raise gr.Error(str(error)) from None
         return assistant.ask(question, history=[str(h) for h in history or []], filters=filters, k=k).to_json()
@@ -463,7 +478,8 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
             return gr.Column(visible=False), None, ""
         return gr.Column(visible=True), figure, note
 
-    def respond(question, messages, questions, sources, tables, series, issue, date_from, date_to, department):
+    def respond(question, messages, questions, sources, tables, series, issue, date_from, date_to, department,
+                place):
         """Chat turn: show the question at once, stream the answer, then its quotes, citations and sources
         (and, for a trend or comparison, its chart)."""
         question = (question or "").strip()
@@ -476,7 +492,7 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
         yield ("", messages + [{"role": "assistant", "content": WORKING}], messages, questions, sources, tables,
                gr.skip(), *keep)
         try:
-            filters = make_filters(series, issue, date_from, date_to, department)
+            filters = make_filters(series, issue, date_from, date_to, department, place)
             answer = assistant.ask(question, history=list(questions), filters=filters, k=k)
         except (ValueError, BulletinQAError) as error:
             messages = messages + [{"role": "assistant", "content": esc(f"出错了：{error}")}]
@@ -558,6 +574,7 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
                         date_from = gr.Textbox(label="起始日期", placeholder="YYYY-MM-DD", elem_id="date-from")
                         date_to = gr.Textbox(label="截止日期", placeholder="YYYY-MM-DD", elem_id="date-to")
                     department = gr.Textbox(label="部门", placeholder="例如 区委社工部", elem_id="department")
+                    place = gr.Textbox(label="地区", placeholder="例如 哈密市 或 哈密", elem_id="place")
                 with gr.Accordion("添加公报 / Add bulletin", open=True):
                     files = gr.File(label=f"公报文件（{'、'.join(s[1:] for s in SUPPORTED_SUFFIXES)}；"
                                           f"一次最多 {MAX_UPLOAD_FILES} 个）",
@@ -567,7 +584,8 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
                 status = gr.HTML(f"<p>{STATUS_LOADING}</p>", elem_id="status", js_on_load=None)
 
         trend_outputs = [trend, trend_plot, trend_note]
-        ask_inputs = [question, messages, questions, sources, tables, series, issue, date_from, date_to, department]
+        ask_inputs = [question, messages, questions, sources, tables, series, issue, date_from, date_to, department,
+                      place]
         ask_outputs = [question, chatbot, messages, questions, sources, tables, panel, *trend_outputs]
         for trigger in (question.submit, send.click):
             trigger(respond, ask_inputs, ask_outputs, api_visibility="private", concurrency_limit=4)

@@ -311,6 +311,18 @@ def test_filters_from_widgets():
         "上街信息", "8", "2026-01-01", "2026-12-31", "区委社工部")
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         app.make_filters("", "", "2026.1.1", "", "")
+    place = app.make_filters("", "", "", "", "", "哈密")
+    assert place == Filters(place="哈密")
+    from qa.chunk import Chunk
+
+    def chunk(place):
+        return Chunk("id", "f", "s", None, None, None, None, None, None, None, 0, 0, 1, None, "body", "x", "x", place)
+    assert place.admits(chunk("哈密市")) and not place.admits(chunk("西安市")) and not place.admits(chunk(None))
+
+
+def test_identity_warnings_reach_the_upload_status_in_chinese():
+    message = app.identity_warning("jiaozuo.pdf: could not infer date, publisher from the title block")
+    assert message == "「jiaozuo.pdf」已添加，但未能从标题中识别出日期、发布单位；引用时这些信息将空缺。"
 
 
 def test_auth_needs_both_username_and_password(monkeypatch):
