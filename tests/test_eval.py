@@ -38,6 +38,7 @@ from qa.tokens import tokenize
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
 SHARED = ROOT.parent / "shared" / "data"
+PINS = ROOT / "eval" / "pins"
 TOLERANCE = 0.03
 
 
@@ -237,6 +238,8 @@ SEED_PINNED = {
                "unsupported_figures": 0},
     "bm25": {"recall@5": 1.0, "answer_accuracy": 0.93, "abstention_recall": 0.92, "unsupported_figures": 0},
     "dense": {"recall@5": 0.96, "answer_accuracy": 0.92, "unsupported_figures": 0},
+    # The naive baseline (BM25 over sentences, best sentence verbatim): the floor the product must stay above.
+    "baseline": {"recall@5": 0.97, "answer_accuracy": 0.91, "citation_accuracy": 0.93, "unsupported_figures": 0},
 }
 
 
@@ -244,6 +247,12 @@ def test_seed_set_with_real_model_is_pinned(seed_real, tmp_path):
     results = evaluate_set(seed_real, ROOT / "eval" / "shangjie-08.jsonl", progress=False)
     for result in results:
         assert_pinned(result.metrics(), SEED_PINNED[result.method])
+    by_method = {result.method: result for result in results}
+    assert_pins_hold(by_method["hybrid"], PINS / "shangjie-08.json")
+    # The answer module earns its keep over the baseline where the sentence alone is not the answer.
+    product, baseline = by_method["hybrid"].metrics(), by_method["baseline"].metrics()
+    assert product["leads_with_figure"] > baseline["leads_with_figure"] + 0.2
+    assert product["abstention_recall"] > baseline["abstention_recall"]
     report = write_report(results, tmp_path / "report")
     text = report.read_text(encoding="utf-8")
     assert "| shangjie-08 | hybrid |" in text and "## Failures" in text
@@ -258,6 +267,7 @@ HELDOUT_SEED_PINNED = {"recall@5": 1.0, "answer_accuracy": 0.92, "citation_accur
 def test_heldout_seed_set_with_real_model_is_pinned(seed_real):
     [result] = evaluate_set(seed_real, ROOT / "eval" / "heldout-seed.jsonl", ("hybrid",), progress=False)
     assert_pinned(result.metrics(), HELDOUT_SEED_PINNED)
+    assert_pins_hold(result, PINS / "heldout-seed.json")
 
 
 HELDOUT_GOV_PINNED_BM25 = {"recall@5": 0.92, "answer_accuracy": 0.82, "citation_accuracy": 0.86, "abstention_recall": 0.8,
@@ -308,16 +318,40 @@ def test_cli_gate_fails_below_threshold(tmp_path):
     assert "answer_accuracy" in failing.stderr and "below" in failing.stderr
 
 
+def require(*paths: Path) -> None:
+    """Skip, naming what is missing, when a corpus, set or pins file is not there."""
+    missing = [str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path) for path in paths
+               if not path.exists()]
+    if missing:
+        pytest.skip(f"missing: {', '.join(missing)} (pins: python eval/run_all.py --sets NAME --write-pins)")
+
+
 @pytest.mark.slow
 def test_gov_reports_with_real_model_is_pinned(converted_model_dir, tmp_path):
     # Embeds ~6,900 chunks with the real model: minutes on 2 cores, so it runs with -m slow (CI does).
-    assistant = Assistant.open(tmp_path / "index", model=str(converted_model_dir),
-                               corpus_dir=ROOT / "corpus" / "gov-work-reports", progress=False)
-    results = {r.method: r.metrics() for r in
+    corpus = ROOT / "corpus" / "gov-work-reports"
+    require(corpus, PINS / "gov-reports.json", PINS / "heldout-gov.json")
+    assistant = Assistant.open(tmp_path / "index", model=str(converted_model_dir), corpus_dir=corpus, progress=False)
+    results = {r.method: r for r in
                evaluate_set(assistant, ROOT / "eval" / "gov-reports.jsonl", ("hybrid", "dense"), progress=False)}
-    assert_pinned(results["hybrid"], {"recall@5": 0.88, "answer_accuracy": 0.77, "abstention_recall": 0.87,
+    metrics = {method: result.metrics() for method, result in results.items()}
+    assert_pinned(metrics["hybrid"], {"recall@5": 0.88, "answer_accuracy": 0.77, "abstention_recall": 0.87,
                                       "unsupported_figures": 0})
-    assert results["hybrid"]["answer_accuracy"] >= results["dense"]["answer_accuracy"]
+    assert metrics["hybrid"]["answer_accuracy"] >= metrics["dense"]["answer_accuracy"]
+    assert_pins_hold(results["hybrid"], PINS / "gov-reports.json")
+    [heldout] = evaluate_set(assistant, ROOT / "eval" / "heldout-gov.jsonl", ("hybrid",), progress=False)
+    assert_pins_hold(heldout, PINS / "heldout-gov.json")
+
+
+@pytest.mark.slow
+def test_stat_bulletins_with_real_model_is_pinned(converted_model_dir, tmp_path):
+    corpus = ROOT / "eval" / "corpora" / "stat-bulletins"
+    sets = sorted((ROOT / "eval").glob("stat-bulletins*.jsonl")) + sorted((ROOT / "eval").glob("heldout-stat*.jsonl"))
+    require(corpus, *(sets or [ROOT / "eval" / "stat-bulletins.jsonl"]), *(pins_path(path) for path in sets))
+    assistant = Assistant.open(tmp_path / "index", model=str(converted_model_dir), corpus_dir=corpus, progress=False)
+    for path in sets:
+        [result] = evaluate_set(assistant, path, ("hybrid",), progress=False)
+        assert_pins_hold(result, pins_path(path))
 
 
 @pytest.mark.slow
