@@ -107,9 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help=help_for("today") + "; a question's own asked_on wins")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     evaluate.add_argument("--report", type=Path, help="write report.md and charts into this folder")
-    evaluate.add_argument("--write-pins", nargs="?", const="", metavar="DIR",
-                          help="write each set's per-question pins (first method) to DIR/SET.json "
-                               "(default DIR: a pins/ folder beside the set, e.g. eval/pins/)")
+    evaluate.add_argument("--write-pins", action="store_true",
+                          help="write each set's per-question pins (the first method's passing ids) to "
+                               "PINS_DIR/SET.json")
+    evaluate.add_argument("--pins-dir", type=Path,
+                          help="folder for --write-pins (default: a pins/ folder beside each set, e.g. eval/pins/)")
     for metric in ("answer-accuracy", "citation-accuracy", "recall@1", "recall@5", "mrr@10",
                    "abstention-precision", "abstention-recall", "doc-first", "leads-with-figure"):
         evaluate.add_argument(f"--min-{metric}", type=float, dest=f"min_{metric.replace('-', '_').replace('@', '_at_')}",
@@ -167,8 +169,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                    today=parse_day(args.today))
         for path in args.files:
             outcome = evaluate_set(assistant, path, methods, progress=not args.json)
-            if args.write_pins is not None:
-                target = pins_path(path, Path(args.write_pins) if args.write_pins else None)
+            if args.write_pins:
+                target = pins_path(path, args.pins_dir)
                 write_pins(outcome[0], target)
                 print(f"pins: {target}", file=sys.stderr)
             results += outcome
