@@ -92,7 +92,7 @@ class ItemResult:
         Defined for answerable items with a digit in some expected entry (else None). True when the answer
         was given (not abstained) and the first number written in digits in its text (`numbers_in`, after
         NFKC) equals, as a decimal value, a number of some '|'-alternative of any expected entry: '434' leads
-        '全区持证人数达 434 人' for expected '434人'; '2026' does not lead '同比增长 61.5%，达 2026 人' for '61.5%'.
+        '全区持证人数达 434 人' for expected '434人'; '2025 年同比增长 61.5%' does not lead with '61.5%' (its first number is 2025).
         An abstention, or an answer with no number, counts as False.
         """
         wanted = {float(number) for entry in self.item.expected for alternative in entry.split("|")
