@@ -3,7 +3,7 @@
 Every default test reads only files inside the repository, so a fresh clone runs them. The 52 政府工作报告
 are the bulletin files in `corpus/gov-work-reports/` (made by `qa.importers` from the archive, identical to
 what `export_gov_reports` writes); small excerpts of the archive and of CMRC 2018 lie in `tests/data/`.
-A check that needs the full data beside the checkout asks for it with `shared_file`, which skips when it is absent.
+A check that needs the full data beside the checkout carries `needs_shared`, which skips it when it is absent.
 """
 
 from __future__ import annotations
@@ -42,8 +42,7 @@ def copy_gov_reports(out_dir: Path, years: list[str] | None = None) -> list[Path
     return [Path(shutil.copy(gov_report(year), out_dir)) for year in sorted(years or gov_report_years())]
 
 
-def shared_file(path: Path) -> Path:
-    """path, a file of the full data in `../shared/data/`; skips the calling test when it is not there."""
-    if not path.is_file():
-        pytest.skip(f"../shared/data/{path.relative_to(SHARED_DATA)} not found: optional check on the full data")
-    return path
+def needs_shared(path: Path) -> pytest.MarkDecorator:
+    """Mark for a test that reads path, a file of the full data in `../shared/data/`: skip it when it is absent."""
+    return pytest.mark.skipif(not path.is_file(), reason=f"../shared/data/{path.relative_to(SHARED_DATA)} not found: "
+                                                         "optional check on the full data")

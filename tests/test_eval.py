@@ -19,7 +19,7 @@ from qa.errors import BulletinQAError
 from qa.evaluate import evaluate_cmrc, evaluate_set, expected_found, load_qa_set, write_report
 from qa.store import update_index
 
-from data_files import CMRC_EXCERPT, CMRC_TRIAL, copy_gov_reports, shared_file
+from data_files import CMRC_EXCERPT, CMRC_TRIAL, copy_gov_reports, needs_shared
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
@@ -127,9 +127,10 @@ def test_cmrc_excerpt_check_bm25(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@needs_shared(CMRC_TRIAL)
 def test_cmrc_external_check_bm25(tmp_path, monkeypatch):
     monkeypatch.setenv("BULLETIN_QA_MODEL", "fake-hash")
-    results = evaluate_cmrc(shared_file(CMRC_TRIAL), tmp_path / "index", methods=("bm25",), progress=False)
+    results = evaluate_cmrc(CMRC_TRIAL, tmp_path / "index", methods=("bm25",), progress=False)
     metrics = results["bm25"]
     assert metrics["questions"] == 1002
     for key, value in CMRC_PINNED_BM25.items():
@@ -166,8 +167,9 @@ def test_gov_reports_with_real_model_is_pinned(converted_model_dir, tmp_path):
 
 
 @pytest.mark.slow
+@needs_shared(CMRC_TRIAL)
 def test_cmrc_external_check_hybrid_with_real_model(converted_model_dir, tmp_path):
-    results = evaluate_cmrc(shared_file(CMRC_TRIAL), tmp_path / "index",
+    results = evaluate_cmrc(CMRC_TRIAL, tmp_path / "index",
                             model=str(converted_model_dir), methods=("hybrid",), progress=False)
     for key, value in {"paragraph_recall@1": 0.975, "paragraph_recall@5": 0.996, "mrr@10": 0.985}.items():
         assert results["hybrid"][key] >= value - TOLERANCE, (key, results)

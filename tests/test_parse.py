@@ -7,7 +7,7 @@ import pytest
 from qa.importers import LICENCE_MARKER, export_gov_reports, load_gov_reports
 from qa.parse import parse_bulletin, split_front_matter
 
-from data_files import GOV_JSONL, GOV_JSONL_EXCERPT, GOV_REPORTS, gov_report, gov_report_years, shared_file
+from data_files import GOV_JSONL, GOV_JSONL_EXCERPT, GOV_REPORTS, gov_report, gov_report_years, needs_shared
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
@@ -159,8 +159,9 @@ def test_import_leaves_out_resolutions_and_the_licence_notice(tmp_path):
         assert path.read_bytes() == (GOV_REPORTS / path.name).read_bytes()  # the bundled files came from here
 
 
+@needs_shared(GOV_JSONL)
 def test_full_archive_exports_to_exactly_the_bundled_reports(tmp_path):
-    files = export_gov_reports(shared_file(GOV_JSONL), tmp_path)
+    files = export_gov_reports(GOV_JSONL, tmp_path)
     assert len(files) == 52
     assert [f.name for f in files] == sorted(p.name for p in GOV_REPORTS.glob("*.md"))
     for path in files:
