@@ -20,7 +20,7 @@ from qa.answer import Answer, Assistant, Citation, Filters, shorten_quote
 from qa.chunk import format_issue, shorten
 from qa.errors import BulletinQAError
 from qa.read import MAX_FILE_BYTES, SUPPORTED_SUFFIXES
-from qa.settings import default_for, help_for, parse_day, resolve_path
+from qa.settings import default_for, given, help_for, is_default_path, parse_day, resolve_path, setting
 from qa.upload import MAX_UPLOAD_FILES
 
 if TYPE_CHECKING:
@@ -631,7 +631,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default=default_for("host"), help=help_for("host"))
     parser.add_argument("--port", type=int, default=default_for("port"), help=help_for("port"))
-    parser.add_argument("--corpus", default=default_for("corpus"), help=help_for("corpus"))
+    parser.add_argument("--corpus", default=None,
+                        help="folder of bulletin files the index is updated from; it must be the one the index was "
+                             "built from (env BULLETIN_QA_CORPUS; default: the folder the index records, corpus "
+                             "for a new index/)")
     parser.add_argument("--index", default=default_for("index"), help=help_for("index"))
     parser.add_argument("--model", default=default_for("model"), help=help_for("model"))
     parser.add_argument("-k", type=int, default=default_for("k"), help=help_for("k"))
@@ -641,12 +644,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Open (building or updating) the index from the corpus, then serve the chat."""
+    """Open the index (updated from the corpus it records; the default index/ is built on first start), then
+    serve the chat. Another index folder that holds no index is an error: it is built with `bulletin-qa index`."""
+    from qa.store import corpus_to_update
+
     args = build_parser().parse_args(argv)
-    corpus = resolve_path(args.corpus)
+    index = resolve_path(args.index)
     try:
-        print(f"Opening {corpus} (index {resolve_path(args.index)}, model {args.model})…", flush=True)
-        assistant = Assistant.open(resolve_path(args.index), model=args.model, reranker=args.reranker,
+        given_corpus = given("corpus", args.corpus)
+        corpus, warning = corpus_to_update(index, resolve_path(given_corpus) if given_corpus else None,
+                                           resolve_path(str(setting("corpus").default)),
+                                           build_missing=is_default_path("index", args.index))
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"Opening index {index} (corpus {corpus or 'not updated'}, model {args.model})…", flush=True)
+        assistant = Assistant.open(index, model=args.model, reranker=args.reranker,
                                    corpus_dir=corpus, progress=True, today=parse_day(args.today))
         launch_app(build_app(assistant, k=args.k), host=args.host, port=args.port, auth=auth_from_env())
     except (BulletinQAError, OSError) as error:  # e.g. no corpus folder, index of another model, port taken

@@ -90,8 +90,13 @@ def step_build(corpus: str, index: str, model: str, rebuild: bool) -> dict:
             spent[0] += time.perf_counter() - started
 
     embedder.embed_documents = timed
+    # bench_update adds a report to a copy of an index built from another folder: a deliberate switch (a baseline
+    # checkout from before indexes recorded their corpus has no such parameter, and nothing to switch).
+    import inspect
+
+    switch = {"switch_corpus": True} if "switch_corpus" in inspect.signature(update_index).parameters else {}
     started = time.perf_counter()
-    _, report = update_index(Path(corpus), Path(index), embedder, rebuild=rebuild, progress=False)
+    _, report = update_index(Path(corpus), Path(index), embedder, rebuild=rebuild, progress=False, **switch)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "chunks_total": report.chunks_total, "chunks_embedded": report.chunks_embedded,
             "embedding_seconds": spent[0], "peak_rss_mb": peak_rss_mb()}

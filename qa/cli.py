@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from qa.errors import BulletinQAError
-from qa.settings import default_for, help_for, parse_day, resolve_path
+from qa.settings import default_for, given, help_for, is_default_path, parse_day, resolve_path, setting
 
 EPILOG = """\
 examples:
@@ -23,7 +23,11 @@ examples:
   bulletin-qa index corpus --json        # counts as one JSON object
 
 Every option has an environment twin, e.g. BULLETIN_QA_INDEX=/data/index.
+An index remembers the corpus folder it was built from: ask and eval update it from that folder only.
 """
+
+CORPUS_HELP = ("folder of bulletin files the index is updated from first; it must be the one the index was built "
+               "from (env BULLETIN_QA_CORPUS; default: the folder the index records, corpus for a new index/)")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -46,12 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build or update the index. New, changed and removed files are found by content hash; "
                     "only new or changed chunks are embedded. Bad files are refused with the reason and the "
                     "index keeps what it had.",
-        epilog="example: bulletin-qa index corpus --index index --json",
+        epilog="examples:\n"
+               "  bulletin-qa index corpus --index index --json\n"
+               "  bulletin-qa index corpus/gov-work-reports --index index-gov   # a second index, of another folder",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    index.add_argument("corpus", nargs="?", default=default_for("corpus"), help=help_for("corpus"))
+    index.add_argument("corpus", nargs="?", default=None,
+                       help="folder of bulletin files (md, txt, docx, pdf, html) (env BULLETIN_QA_CORPUS; default: "
+                            "the folder the index was built from, corpus for a new index)")
     _add_common(index)
     index.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything again")
+    index.add_argument("--switch-corpus", action="store_true",
+                       help="let an index built from another corpus folder follow CORPUS from now on (files with "
+                            "the same content are not embedded again)")
     index.add_argument("--json", action="store_true", help="print one JSON object with the counts")
 
     ask = commands.add_parser(
@@ -72,8 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--department", help="only articles tagged with this department, e.g. 区委社工部")
     ask.add_argument("--reranker", default=default_for("reranker"), help=help_for("reranker"))
     ask.add_argument("--today", default=default_for("today"), help=help_for("today"))
-    ask.add_argument("--corpus", default=default_for("corpus"),
-                     help=help_for("corpus") + "; the index is built or updated from it before answering")
+    ask.add_argument("--corpus", default=None, help=CORPUS_HELP)
     ask.add_argument("--no-update", action="store_true",
                      help="use the index as it is, without checking the corpus folder for new files")
     evaluate = commands.add_parser(
@@ -84,15 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
                "  bulletin-qa eval eval/shangjie-08.jsonl --report report/seed\n"
                "  bulletin-qa import-reports ../shared/data/gov-work-reports/government_work_reports.jsonl gov-corpus\n"
-               "  bulletin-qa eval eval/gov-reports.jsonl --corpus gov-corpus --index gov-index --json\n"
+               "  bulletin-qa index gov-corpus --index gov-index\n"
+               "  bulletin-qa eval eval/gov-reports.jsonl --index gov-index --json\n"
                "  bulletin-qa eval --cmrc ../shared/data/cmrc2018/cmrc2018_trial.json\n"
                "  bulletin-qa eval eval/shangjie-08.jsonl --min-answer-accuracy 0.85 --min-recall@5 0.95",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument("files", nargs="*", type=Path, help="Q&A sets (JSON lines)")
     _add_common(evaluate)
-    evaluate.add_argument("--corpus", default=default_for("corpus"),
-                          help=help_for("corpus") + "; the index is built or updated from it first")
+    evaluate.add_argument("--corpus", default=None, help=CORPUS_HELP)
     evaluate.add_argument("--methods", default="hybrid,bm25,dense",
                           help="retrieval methods to compare, first is the product's (default: hybrid,bm25,dense)")
     evaluate.add_argument("--cmrc", type=Path, help="also run the external CMRC 2018 check on this SQuAD-style JSON file")
@@ -150,10 +160,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     results = []
     if args.files:
-        corpus = resolve_path(args.corpus)
-        assistant = Assistant.open(resolve_path(args.index), model=args.model,
-                                   corpus_dir=corpus if corpus.is_dir() else None, progress=not args.json,
-                                   today=parse_day(args.today))
+        assistant = Assistant.open(resolve_path(args.index), model=args.model, corpus_dir=corpus_to_update(args),
+                                   progress=not args.json, today=parse_day(args.today))
         for path in args.files:
             results += evaluate_set(assistant, path, methods, progress=not args.json)
     cmrc = None
@@ -248,14 +256,39 @@ def cmd_import_reports(args: argparse.Namespace) -> int:
     return 0
 
 
+def corpus_to_update(args: argparse.Namespace) -> Path | None:
+    """The corpus folder `ask` and `eval` update --index from: the one it records (None: use it as it is).
+
+    Raises:
+        IndexMissingError: --index holds no index and is not the default index/ (never built here).
+        CorpusMismatchError: an explicit --corpus that is not the one the index records.
+    """
+    from qa.store import corpus_to_update as choose
+
+    corpus = given("corpus", args.corpus)
+    folder, warning = choose(resolve_path(args.index), resolve_path(corpus) if corpus else None,
+                             resolve_path(str(setting("corpus").default)),
+                             build_missing=is_default_path("index", args.index))
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    return folder
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index and print what changed."""
     from qa.embed import load_embedder
-    from qa.store import update_index
+    from qa.store import has_index, recorded_corpus, update_index
 
+    index_dir = resolve_path(args.index)
+    corpus = given("corpus", args.corpus)
+    if corpus is None and has_index(index_dir):
+        corpus = recorded_corpus(index_dir)
+        if corpus is not None and not corpus.is_dir():
+            raise BulletinQAError(f"the corpus folder {corpus} that index {index_dir} was built from no longer exists; "
+                                  f"give its new place: bulletin-qa index CORPUS --index {index_dir} --switch-corpus")
     embedder = load_embedder(args.model)
-    _, report = update_index(resolve_path(args.corpus), resolve_path(args.index), embedder,
-                             rebuild=args.rebuild, progress=not args.json)
+    _, report = update_index(resolve_path(corpus or str(setting("corpus").default)), index_dir, embedder,
+                             rebuild=args.rebuild, progress=not args.json, switch_corpus=args.switch_corpus)
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False))
     else:
@@ -277,7 +310,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """Answer one question, or one per stdin line."""
     from qa.answer import Assistant, Filters
 
-    corpus = None if args.no_update or not resolve_path(args.corpus).is_dir() else resolve_path(args.corpus)
+    corpus = None if args.no_update else corpus_to_update(args)
     assistant = Assistant.open(resolve_path(args.index), model=args.model, reranker=args.reranker,
                                corpus_dir=corpus, progress=not args.json, today=parse_day(args.today))
     filters = Filters(series=args.series, issue=args.issue, date_from=args.date_from, date_to=args.date_to,

@@ -24,5 +24,9 @@ class IndexMissingError(BulletinQAError):
     """No index where one was expected."""
 
 
+class CorpusMismatchError(BulletinQAError):
+    """A corpus folder other than the one the index records it was built from."""
+
+
 class ModelError(BulletinQAError):
     """The embedding model cannot be found, converted or loaded."""

@@ -62,6 +62,19 @@ def default_for(name: str) -> object:
     return raw
 
 
+def given(name: str, value: object) -> object:
+    """The flag's value if given, else the environment twin's, else None: for an option whose default depends on
+    something else (--corpus defaults to the corpus the index records)."""
+    if value is not None:
+        return value
+    return os.environ.get(setting(name).env) or None
+
+
+def is_default_path(name: str, value: str | Path) -> bool:
+    """True when a folder setting names the table default in the working folder (e.g. index/)."""
+    return resolve_path(value) == resolve_path(str(setting(name).default))
+
+
 def help_for(name: str) -> str:
     """Help text with the environment twin and the default, for --help."""
     item = setting(name)

@@ -4,7 +4,8 @@ Layout of an index folder (`index/` by default):
 
     index/CURRENT                 name of the live generation (replaced atomically with os.replace)
     index/gen-<time>-<id>/        one complete generation:
-        manifest.json             format/package/chunker/tokenizer versions, model, per-file hashes, counts
+        manifest.json             format/package/chunker/tokenizer versions, model, corpus folder, per-file
+                                  hashes, counts
         chunks.jsonl              one chunk per line; line i is FAISS row i and BM25 document i
         bulletins.json            the parsed bulletins (clean text, paragraphs) that chunks point into
         dense.faiss               exact inner-product index over L2-normalised vectors
@@ -39,7 +40,7 @@ from qa.bm25 import build_bm25, concat, count_terms, load_counts, save_counts, s
 from qa.bm25 import scores as bm25_scores
 from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
 from qa.embed import Embedder
-from qa.errors import IndexMismatchError, IndexMissingError, InputFileError
+from qa.errors import CorpusMismatchError, IndexMismatchError, IndexMissingError, InputFileError
 from qa.facts import FACTS_VERSION
 from qa.parse import PARSER_VERSION, YEAR_RE, Article, Bulletin, Item, Paragraph, Part, parse_bulletin, to_int
 from qa.tables import Table
@@ -193,8 +194,10 @@ class BulletinIndex:
     """Chunks, their vectors (FAISS) and BM25, plus the bulletins they quote. Row i is chunk i everywhere."""
 
     def __init__(self, chunks: list[Chunk], bulletins: dict[str, Bulletin], file_hashes: dict[str, dict],
-                 vectors: np.ndarray, model: dict, created: str | None = None, bm25=None) -> None:
+                 vectors: np.ndarray, model: dict, created: str | None = None, bm25=None,
+                 corpus_dir: Path | None = None) -> None:
         self.chunks = chunks
+        self.corpus_dir = corpus_dir  # the folder it was built from (absolute); None: not recorded
         self.bulletins = bulletins
         self.file_hashes = file_hashes
         self.model = model
@@ -362,9 +365,15 @@ class BulletinIndex:
         """The bulletin a chunk was cut from."""
         return self.bulletins[chunk.file]
 
-    def manifest(self) -> dict:
-        """The self-description written as manifest.json."""
+    def manifest(self, index_dir: Path | None = None) -> dict:
+        """The self-description written as manifest.json (into index_dir, against which the corpus folder is
+        also recorded as a relative path)."""
         series = sorted({b.series for b in self.bulletins.values()})
+        corpus = {}
+        if self.corpus_dir is not None:
+            corpus["corpus"] = {"path": str(self.corpus_dir)}
+            if index_dir is not None:
+                corpus["corpus"]["relative"] = os.path.relpath(self.corpus_dir, index_dir.resolve())
         return {
             "format_version": INDEX_FORMAT_VERSION,
             "package_version": __version__,
@@ -374,6 +383,7 @@ class BulletinIndex:
             "tokenizer": TOKENIZER_VERSION,
             "facts_version": FACTS_VERSION,
             "model": self.model,
+            **corpus,
             "files": self.file_hashes,
             "counts": {"files": len(self.bulletins), "chunks": len(self.chunks), "facts": len(self.facts()),
                        "series": series},
@@ -404,7 +414,7 @@ class BulletinIndex:
             names, matrix = self._indicators
             _write_json(temp / "indicators.json", names)
             np.save(temp / "indicators.npy", matrix)
-        _write_json(temp / "manifest.json", self.manifest())
+        _write_json(temp / "manifest.json", self.manifest(index_dir))
         _fsync_tree(temp)
         os.replace(temp, index_dir / name)
         pointer = index_dir / f".tmp-{CURRENT_FILE}-{uuid.uuid4().hex[:8]}"
@@ -453,6 +463,7 @@ class BulletinIndex:
         index.file_hashes = manifest["files"]
         index.model = manifest["model"]
         index.created = manifest["created"]
+        index.corpus_dir = Path(manifest["corpus"]["path"]) if manifest.get("corpus") else None
         index.dense = faiss.read_index(str(folder / "dense.faiss"))
         if isinstance(index.dense, faiss.IndexIVF):
             index.dense.make_direct_map()  # lets filtered searches reconstruct rows
@@ -553,6 +564,95 @@ def current_generation(index_dir: Path) -> Path:
     return folder
 
 
+def has_index(index_dir: Path) -> bool:
+    """True when index_dir holds an index (a CURRENT pointer), however old."""
+    return (index_dir / CURRENT_FILE).is_file()
+
+
+def _corpus_places(index_dir: Path) -> list[Path]:
+    """Where the corpus folder the index records may be now: at its recorded place relative to the index folder
+    (the two were moved or copied together), then at its recorded absolute path. Empty when the manifest
+    predates the record (an unknown corpus)."""
+    for attempt in range(3):  # a writer may replace the generation while its manifest is read
+        live = _pointer(index_dir)
+        try:
+            manifest = json.loads((current_generation(index_dir) / "manifest.json").read_text(encoding="utf-8"))
+            break
+        except (OSError, IndexMissingError):
+            if attempt == 2 or _pointer(index_dir) == live:
+                raise
+    record = manifest.get("corpus")
+    if not record:
+        return []
+    places = [(index_dir.resolve() / record["relative"]).resolve()] if record.get("relative") else []
+    return places + [Path(record["path"])]
+
+
+def recorded_corpus(index_dir: Path) -> Path | None:
+    """The corpus folder the index in index_dir was built from (where it is now, if it moved together with the
+    index), or None for an index that predates the record.
+
+    Raises:
+        IndexMissingError: no index in index_dir.
+    """
+    places = _corpus_places(index_dir)
+    return next((place for place in places if place.is_dir()), places[-1] if places else None)
+
+
+def check_corpus(index_dir: Path, corpus_dir: Path) -> None:
+    """Raise CorpusMismatchError unless corpus_dir is the corpus folder the index records (or it records none)."""
+    places = _corpus_places(index_dir) if has_index(index_dir) else []
+    if places and all(corpus_dir.resolve() != place.resolve() for place in places):
+        raise CorpusMismatchError(
+            f"index {index_dir} was built from the corpus folder {places[-1]}, not {corpus_dir}; to index "
+            f"{corpus_dir}, build a new index: bulletin-qa index {corpus_dir} --index NEW_INDEX (or switch this "
+            f"index to it: bulletin-qa index {corpus_dir} --index {index_dir} --switch-corpus)")
+
+
+def corpus_to_update(index_dir: Path, corpus_dir: Path | None, default_corpus: Path,
+                     build_missing: bool) -> tuple[Path | None, str | None]:
+    """The corpus folder to bring the index in index_dir up to date from before answering (ask, eval, the chat).
+
+    The folder the index records wins; an explicit corpus_dir must be that one. A folder that holds no index is
+    built only when build_missing (the default index on first start), from corpus_dir or default_corpus, so a
+    mistyped index path never starts a build.
+
+    Args:
+        corpus_dir: the corpus folder given explicitly (a flag or its environment twin), else None.
+        default_corpus: the corpus folder of a new default index, and of one that predates the record.
+        build_missing: index_dir is the default index folder, built on first use.
+
+    Returns:
+        (the corpus folder, or None to use the index as it is; a warning to show, or None).
+
+    Raises:
+        IndexMissingError: no index in index_dir and not build_missing; the message says how to build one.
+        CorpusMismatchError: corpus_dir is not the folder the index was built from.
+    """
+    if not has_index(index_dir):
+        if not build_missing:
+            state = "holds no index" if index_dir.exists() else "does not exist"
+            raise IndexMissingError(f"index folder {index_dir} {state}; build an index there first with: "
+                                    f"bulletin-qa index CORPUS --index {index_dir}")
+        return corpus_dir or default_corpus, None
+    recorded = recorded_corpus(index_dir)
+    if recorded is None:  # built before indexes recorded their corpus
+        if corpus_dir is not None:
+            return corpus_dir, None
+        if build_missing:  # the default index follows the default corpus, as it always did
+            return (default_corpus if default_corpus.is_dir() else None), None
+        return None, (f"index {index_dir} does not record the corpus folder it was built from (an older index), "
+                      f"so it is used as it is; to record it and update from it: "
+                      f"bulletin-qa index CORPUS --index {index_dir}")
+    if corpus_dir is not None:
+        check_corpus(index_dir, corpus_dir)
+        recorded = corpus_dir
+    if not recorded.is_dir():
+        return None, (f"the corpus folder {recorded} that index {index_dir} was built from no longer exists; "
+                      f"answering from the index as it is")
+    return recorded, None
+
+
 def clean_stale(index_dir: Path) -> list[str]:
     """Remove temp folders left by crashed runs and generations that CURRENT no longer points at."""
     live = None
@@ -648,7 +748,8 @@ def _file_bytes_hash(path: Path) -> str:
 
 
 def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild: bool = False,
-                 progress: bool = True, extra_files: list[Path] | None = None) -> tuple[BulletinIndex, UpdateReport]:
+                 progress: bool = True, extra_files: list[Path] | None = None,
+                 switch_corpus: bool = False) -> tuple[BulletinIndex, UpdateReport]:
     """Bring the index in index_dir up to date with the files in corpus_dir, embedding only what changed.
 
     New, changed and removed files are found by content hash. A file that cannot be read or parsed is
@@ -661,19 +762,37 @@ def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild:
         embedder: the embedding model (must match an existing index unless rebuild).
         rebuild: ignore the existing index and embed everything again.
         progress: show progress bars.
+        switch_corpus: allow a corpus folder other than the one the index records; it is recorded instead.
 
     Returns:
-        The new index (already saved) and a report of what changed.
+        The new index (already saved, with corpus_dir recorded in its manifest) and a report of what changed.
+
+    Raises:
+        CorpusMismatchError: the index records another corpus folder and not switch_corpus.
     """
     with index_lock(index_dir):
-        return _update_index(corpus_dir, index_dir, embedder, rebuild, progress)
+        return _update_index(corpus_dir, index_dir, embedder, rebuild, progress, switch_corpus)
 
 
 def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild: bool,
-                  progress: bool) -> tuple[BulletinIndex, UpdateReport]:
+                  progress: bool, switch_corpus: bool = False) -> tuple[BulletinIndex, UpdateReport]:
     """`update_index` for the holder of the index folder's writer lock."""
     started = time.perf_counter()
     report = UpdateReport()
+    corpus_dir = corpus_dir.resolve()
+    # Record the corpus when the index has none on record yet, or is switched to another one; a corpus found at
+    # its recorded place relative to the index (moved together) is the same, and is recorded at the next change.
+    new_record = not has_index(index_dir)
+    if not new_record:
+        try:
+            check_corpus(index_dir, corpus_dir)
+            new_record = recorded_corpus(index_dir) is None
+        except CorpusMismatchError:
+            if not switch_corpus:
+                raise
+            new_record = True
+        except (IndexMissingError, OSError, ValueError):  # no readable manifest: nothing to protect or reuse
+            new_record = True
     index_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(index_dir)
 
@@ -769,14 +888,14 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
     report.chunks_total = len(chunks)
     vectors = np.stack([known[key] for key in keys]) if keys else np.zeros((0, embedder.dimension), np.float32)
 
-    changed = report.files_added or report.files_changed or report.files_removed or old is None
+    changed = report.files_added or report.files_changed or report.files_removed or old is None or new_record
     if changed:
         # What the previous generation already computed for unchanged chunks and bulletins is reused: their
         # term counts (BM25) when the tokenizer is the same, and their facts when every version matches.
         same_versions = old is not None and not old_was_reparsed
         bm25 = _build_bm25(chunks, keys, old if same_versions else None)
         index = BulletinIndex(chunks, bulletins, file_hashes, vectors, model_manifest(embedder),
-                              created=old.created if old else None, bm25=bm25)
+                              created=old.created if old else None, bm25=bm25, corpus_dir=corpus_dir)
         if same_versions:
             index.reuse_facts(old)
         index.embed_indicators(embedder, old)

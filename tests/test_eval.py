@@ -141,9 +141,12 @@ def test_cli_gate_fails_below_threshold(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(SEED, corpus / SEED.name)
-    command = [sys.executable, "-m", "qa.cli", "eval", "eval/shangjie-08.jsonl", "--corpus", str(corpus),
-               "--index", str(tmp_path / "index"), "--methods", "bm25", "--json"]
     env = {**os.environ, "BULLETIN_QA_MODEL": "fake-hash"}
+    # eval never builds an index other than the default index/: build it first, as README does
+    subprocess.run([sys.executable, "-m", "qa.cli", "index", str(corpus), "--index", str(tmp_path / "index")],
+                   cwd=ROOT, capture_output=True, text=True, env=env, check=True)
+    command = [sys.executable, "-m", "qa.cli", "eval", "eval/shangjie-08.jsonl", "--index", str(tmp_path / "index"),
+               "--methods", "bm25", "--json"]
     passing = subprocess.run(command + ["--min-recall@5", "0.5"], cwd=ROOT, capture_output=True, text=True, env=env)
     assert passing.returncode == 0, passing.stderr
     metrics = json.loads(passing.stdout)["shangjie-08/bm25"]
