@@ -20,7 +20,7 @@ from qa import identity, tables
 from qa.repair import is_numbered_heading, repair_line
 from qa.tables import Table
 
-PARSER_VERSION = 6
+PARSER_VERSION = 7
 
 CN_DIGITS = "一二三四五六七八九十"
 FULLWIDTH_TABLE = str.maketrans("０１２３４５６７８９", "0123456789")
