@@ -12,7 +12,9 @@ Checks, for both sets:
   * every `source` occurs exactly once in its text (whitespace-insensitive), lies inside one sentence,
     and is 10-30 characters long (shorter only when it is a whole line or sentence, e.g. "第 8 期");
   * for every non-computed answerable question, each `expected` entry has at least one `|`-alternative
-    inside the sentence that holds the source.
+    inside the sentence that holds the source;
+  * an optional `file` (the corpus file the answer comes from) names the text the source was checked in:
+    the seed bulletin's file name, or gov-work-report-YEAR.md for the report chosen as below.
 The reports are read from the bundled bulletin files `corpus/gov-work-reports/*.md` (front matter with
 `year`, then the report's text), or from the archive they were imported from (JSON lines: `year`, `content`).
 For shangjie-08 the text is the seed bulletin with markdown marks removed (** bold, # headings, --- rules),
@@ -49,7 +51,7 @@ DEFAULT_GOV = REPO / "eval" / "gov-reports.jsonl"
 DEFAULT_REPORTS = REPO / "corpus" / "gov-work-reports"
 
 REQUIRED = {"id": str, "question": str, "expected": list, "source": str, "answerable": bool}
-OPTIONAL = {"computed": bool, "tags": list, "history": list, "asked_on": str}
+OPTIONAL = {"computed": bool, "tags": list, "history": list, "asked_on": str, "file": str}
 
 INVISIBLE_RE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]+")
 SENTENCE_RE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’」』）)]*|$)")
@@ -237,6 +239,12 @@ def check_source(row: dict, text: Text, errors: list[str]) -> int | None:
     return index
 
 
+def check_file(row: dict, name: str, errors: list[str]) -> None:
+    """A row's optional `file` must be the text its source is checked in."""
+    if isinstance(row.get("file"), str) and row["file"] != name:
+        errors.append(f"{row['_where']}: file {row['file']!r} but the source is checked in {name}")
+
+
 def check_expected(row: dict, text: Text, index: int, errors: list[str]) -> None:
     if row.get("computed"):
         return  # the expected figure is derived, not written in the text
@@ -255,6 +263,7 @@ def answerable_rows(rows: list[dict]) -> list[dict]:
 def check_shangjie(rows: list[dict], bulletin: Text, errors: list[str], verbose: bool) -> list[str]:
     covered: dict[tuple[int, float], list[str]] = {}
     for row in answerable_rows(rows):
+        check_file(row, bulletin.name, errors)
         index = check_source(row, bulletin, errors)
         if index is None:
             continue
@@ -340,6 +349,7 @@ def check_gov(rows: list[dict], reports: dict[int, Text], errors: list[str]) -> 
         if report_year is None:
             errors.append(f"{where}: needs the {'/'.join(map(str, candidates))} report, which is not in the corpus")
             continue
+        check_file(row, f"gov-work-report-{report_year}.md", errors)
         index = check_source(row, reports[report_year], errors)
         if index is not None and trend:
             check_trend(row, reports, report_year, index, errors)

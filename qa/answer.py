@@ -148,6 +148,7 @@ class Answer:
     table: tuple[dict, ...] = ()  # trend/comparison rows: period, value, unit, text, status, citation index
     effective_question: str | None = None  # the question after resolving a follow-up
     seconds: float = 0.0
+    guard_caught: tuple[str, ...] = ()  # numbers the guard found in no quote before it made this an abstention
 
     def to_json(self) -> dict:
         """The object `bulletin-qa ask --json` prints."""
@@ -160,6 +161,7 @@ class Answer:
             "related": [c.to_json() for c in self.related],
             "table": list(self.table),
             "effective_question": self.effective_question,
+            "guard_caught": list(self.guard_caught),
         }
 
     def to_text(self) -> str:
@@ -991,14 +993,15 @@ def unsupported_figures(answer: Answer) -> list[str]:
 
 
 def guard(answer: Answer) -> Answer:
-    """Downgrade an answer whose numbers are not all in its quotes to an abstention (the product's promise)."""
+    """Downgrade an answer whose numbers are not all in its quotes to an abstention (the product's promise);
+    the abstention keeps the caught numbers in `guard_caught`, so the eval can count what the guard stopped."""
     if answer.abstained:
         return answer
     unsupported = unsupported_figures(answer)
     if unsupported:
         return Answer(answer.question, "公报中未找到能可靠支持这个答案的原文，暂不作答。", True,
                       related=answer.citations, effective_question=answer.effective_question,
-                      seconds=answer.seconds)
+                      seconds=answer.seconds, guard_caught=tuple(unsupported))
     return answer
 
 

@@ -88,23 +88,28 @@ def build_parser() -> argparse.ArgumentParser:
                      help="use the index as it is, without checking the corpus folder for new files")
     evaluate = commands.add_parser(
         "eval", help="score the assistant on Q&A sets: retrieval and answer metrics, with baselines",
-        description="Run Q&A sets (JSON lines) through the assistant with hybrid retrieval and the BM25-only and "
-                    "dense-only baselines, and print the metrics. --report writes report.md with every failure "
-                    "and PNG charts. --min-METRIC thresholds make the exit code non-zero when not met.",
+        description="Run Q&A sets (JSON lines) through the assistant with hybrid retrieval, the BM25-only and "
+                    "dense-only variants, and the naive baseline (BM25 over sentences, best sentence verbatim), and "
+                    "print the metrics. --report writes report.md with every failure and PNG charts. --write-pins "
+                    "writes eval/pins/SET.json (the ids that pass). --min-METRIC thresholds make the exit code "
+                    "non-zero when not met. eval/run_all.py runs every set over its own corpus in one table.",
         epilog="examples:\n"
                "  bulletin-qa eval eval/shangjie-08.jsonl --report report/seed\n"
                "  bulletin-qa import-reports ../shared/data/gov-work-reports/government_work_reports.jsonl gov-corpus\n"
                "  bulletin-qa index gov-corpus --index gov-index\n"
                "  bulletin-qa eval eval/gov-reports.jsonl --index gov-index --json\n"
                "  bulletin-qa eval --cmrc ../shared/data/cmrc2018/cmrc2018_trial.json\n"
-               "  bulletin-qa eval eval/shangjie-08.jsonl --min-answer-accuracy 0.85 --min-recall@5 0.95",
+               "  bulletin-qa eval eval/shangjie-08.jsonl --min-answer-accuracy 0.85 --min-recall@5 0.95\n"
+               "  bulletin-qa eval eval/shangjie-08.jsonl --methods hybrid --write-pins",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument("files", nargs="*", type=Path, help="Q&A sets (JSON lines)")
     _add_common(evaluate)
     evaluate.add_argument("--corpus", default=None, help=CORPUS_HELP)
-    evaluate.add_argument("--methods", default="hybrid,bm25,dense",
-                          help="retrieval methods to compare, first is the product's (default: hybrid,bm25,dense)")
+    evaluate.add_argument("--methods", default="hybrid,bm25,dense,baseline",
+                          help="methods to compare, first is the product's: hybrid, bm25, dense (the answer module "
+                               "over one retriever), baseline (BM25 over sentences, no answer module) "
+                               "(default: hybrid,bm25,dense,baseline)")
     evaluate.add_argument("--cmrc", type=Path, help="also run the external CMRC 2018 check on this SQuAD-style JSON file")
     evaluate.add_argument("--cmrc-index", default="index-cmrc",
                           help="index folder for the CMRC paragraphs (built on first use; default: index-cmrc)")
@@ -112,8 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help=help_for("today") + "; a question's own asked_on wins")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     evaluate.add_argument("--report", type=Path, help="write report.md and charts into this folder")
+    evaluate.add_argument("--write-pins", action="store_true",
+                          help="write each set's per-question pins (the first method's passing ids) to "
+                               "PINS_DIR/SET.json")
+    evaluate.add_argument("--pins-dir", type=Path,
+                          help="folder for --write-pins (default: a pins/ folder beside each set, e.g. eval/pins/)")
     for metric in ("answer-accuracy", "citation-accuracy", "recall@1", "recall@5", "mrr@10",
-                   "abstention-precision", "abstention-recall"):
+                   "abstention-precision", "abstention-recall", "doc-first", "leads-with-figure"):
         evaluate.add_argument(f"--min-{metric}", type=float, dest=f"min_{metric.replace('-', '_').replace('@', '_at_')}",
                               help=f"fail (exit 1) when the first method's {metric} on any set is below this")
 
@@ -153,17 +163,25 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Run the eval suite and print or write its results."""
     from qa.answer import Assistant
-    from qa.evaluate import evaluate_cmrc, evaluate_set, metrics_table, write_report
+    from qa.evaluate import METHODS, evaluate_cmrc, evaluate_set, metrics_table, pins_path, write_pins, write_report
 
     if not args.files and not args.cmrc:
         raise BulletinQAError("give at least one Q&A set (e.g. eval/shangjie-08.jsonl) or --cmrc FILE")
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise BulletinQAError(f"unknown method {', '.join(unknown) or '(none)'}; choose from {', '.join(METHODS)}")
     results = []
     if args.files:
         assistant = Assistant.open(resolve_path(args.index), model=args.model, corpus_dir=corpus_to_update(args),
                                    progress=not args.json, today=parse_day(args.today))
         for path in args.files:
-            results += evaluate_set(assistant, path, methods, progress=not args.json)
+            outcome = evaluate_set(assistant, path, methods, progress=not args.json)
+            if args.write_pins:
+                target = pins_path(path, args.pins_dir)
+                write_pins(outcome[0], target)
+                print(f"pins: {target}", file=sys.stderr)
+            results += outcome
     cmrc = None
     if args.cmrc:
         cmrc = evaluate_cmrc(args.cmrc, resolve_path(args.cmrc_index), model=args.model, methods=methods,

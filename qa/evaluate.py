@@ -1,7 +1,11 @@
 """The eval suite: run a Q&A set through the assistant and score retrieval and answers, per method.
 
 A Q&A set is JSON lines: {"id", "question", "expected": [...], "source", "answerable", "computed"?,
-"tags"?, "history"?, "asked_on"?}. Matching is whitespace-insensitive after NFKC (full-width ％ and digits fold).
+"tags"?, "history"?, "asked_on"?, "file"?}. Matching is whitespace-insensitive after NFKC (full-width ％ and
+digits fold).
+
+Methods: `hybrid` (the product), `bm25` and `dense` (the product's answer module over one retriever only),
+and `baseline` (`qa.baseline`: BM25 over sentences, the best sentence verbatim; no answer module).
 """
 
 from __future__ import annotations
@@ -9,17 +13,18 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from qa.answer import Assistant, effective_question, unsupported_figures
+from qa.answer import Answer, Assistant, effective_question, numbers_in, unsupported_figures
 from qa.errors import BulletinQAError
 from qa.retrieve import retrieve
 from qa.settings import parse_day
 from qa.tokens import normalise
 
 REQUIRED_KEYS = ("id", "question", "expected", "source", "answerable")
+METHODS = ("hybrid", "bm25", "dense", "baseline")  # the first is the product's
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class QAItem:
     tags: tuple[str, ...] = ()
     history: tuple[str, ...] = ()
     asked_on: date | None = None  # the day 今年/去年 in the question count from (default: the run's date)
+    file: str | None = None  # the corpus file the answer comes from, when the set names it
 
 
 @dataclass
@@ -46,8 +52,57 @@ class ItemResult:
     source_rank: int | None  # 1-based rank of the first retrieved chunk containing the source
     answer_ok: bool
     citation_ok: bool
-    unsupported: list[str]
+    unsupported: list[str]  # numbers in the delivered answer (after the guard) that no quote holds
     seconds: float
+    first_file: str | None = None  # file of the first retrieved chunk (or sentence, for the baseline)
+
+    @property
+    def guard_caught(self) -> tuple[str, ...]:
+        """Numbers the guard found unsupported before it turned the answer into an abstention."""
+        return tuple(self.answer.get("guard_caught") or ())
+
+    @property
+    def passed(self) -> bool:
+        """Answered right and cited right (answerable), or abstained (unanswerable); nothing unsupported."""
+        if self.unsupported:
+            return False
+        if not self.item.answerable:
+            return bool(self.answer["abstained"])
+        return self.answer_ok and (self.citation_ok or not self.item.source)
+
+    @property
+    def doc_first(self) -> bool | None:
+        """Whether the first citation is from the item's file (None: the item names no file or cannot be answered)."""
+        if not (self.item.answerable and self.item.file):
+            return None
+        citations = self.answer["citations"]
+        return not self.answer["abstained"] and bool(citations) and citations[0]["file"] == self.item.file
+
+    @property
+    def retrieval_doc_first(self) -> bool | None:
+        """Whether the first retrieved chunk is from the item's file (None as for `doc_first`)."""
+        if not (self.item.answerable and self.item.file):
+            return None
+        return self.first_file == self.item.file
+
+    @property
+    def leads_with_figure(self) -> bool | None:
+        """Whether the answer's first number is an expected one.
+
+        Defined for answerable items with a digit in some expected entry (else None). True when the answer
+        was given (not abstained) and the first number written in digits in its text (`numbers_in`, after
+        NFKC) equals, as a decimal value, a number of some '|'-alternative of any expected entry: '434' leads
+        '全区持证人数达 434 人' for expected '434人'; '2025 年同比增长 61.5%' does not lead with '61.5%' (its first number is 2025).
+        An abstention, or an answer with no number, counts as False.
+        """
+        wanted = {float(number) for entry in self.item.expected for alternative in entry.split("|")
+                  for number in numbers_in(alternative)}
+        if not (self.item.answerable and wanted):
+            return None
+        if self.answer["abstained"]:
+            return False
+        found = numbers_in(self.answer["answer"])
+        return bool(found) and float(found[0]) in wanted
 
 
 @dataclass
@@ -69,6 +124,10 @@ class SetResult:
         def share(part: int, whole: int) -> float | None:
             return round(part / whole, 4) if whole else None
 
+        def rate(flags: list[bool | None]) -> float | None:
+            defined = [flag for flag in flags if flag is not None]
+            return share(sum(defined), len(defined))
+
         return {
             "questions": len(self.results),
             "recall@1": share(sum(1 for r in with_source if r.source_rank == 1), len(with_source)),
@@ -79,6 +138,10 @@ class SetResult:
             "citation_accuracy": share(sum(r.citation_ok for r in with_source), len(with_source)),
             "abstention_precision": share(sum(1 for r in abstained if not r.item.answerable), len(abstained)),
             "abstention_recall": share(sum(1 for r in unanswerable if r.answer["abstained"]), len(unanswerable)),
+            "doc_first": rate([r.doc_first for r in self.results]),
+            "retrieval_doc_first": rate([r.retrieval_doc_first for r in self.results]),
+            "leads_with_figure": rate([r.leads_with_figure for r in self.results]),
+            "guard_caught": sum(1 for r in self.results if r.guard_caught),
             "unsupported_figures": sum(len(r.unsupported) for r in self.results),
             "latency_p50_ms": round(_percentile(latencies, 50) * 1000, 1) if latencies else None,
             "latency_p95_ms": round(_percentile(latencies, 95) * 1000, 1) if latencies else None,
@@ -86,9 +149,7 @@ class SetResult:
 
     def failures(self) -> list[ItemResult]:
         """Questions answered wrongly, cited wrongly, or wrongly (not) abstained."""
-        return [r for r in self.results
-                if (r.item.answerable and not (r.answer_ok and (r.citation_ok or not r.item.source)))
-                or (not r.item.answerable and not r.answer["abstained"]) or r.unsupported]
+        return [r for r in self.results if not r.passed]
 
 
 def _percentile(sorted_values: list[float], percent: float) -> float:
@@ -135,7 +196,7 @@ def load_qa_set(path: Path) -> list[QAItem]:
         items.append(QAItem(str(data["id"]), data["question"], tuple(data["expected"]), data["source"] or "",
                             bool(data["answerable"]), bool(data.get("computed", False)),
                             tuple(data.get("tags", ())), tuple(data.get("history", ())),
-                            _asked_on(data.get("asked_on"), f"{path}:{number}")))
+                            _asked_on(data.get("asked_on"), f"{path}:{number}"), data.get("file") or None))
     return items
 
 
@@ -146,29 +207,54 @@ def _asked_on(value, where: str) -> date | None:
         raise BulletinQAError(f"{where}: asked_on: {error}") from None
 
 
-def evaluate_item(assistant: Assistant, item: QAItem, method: str, depth: int = 10) -> ItemResult:
-    """Ask one question with one retrieval method and score it."""
+def ask_and_retrieve(assistant: Assistant, question: str, method: str, history: tuple[str, ...] = (),
+                     asked_on: date | None = None, depth: int = 10) -> tuple[Answer, float, list[tuple[str, str]]]:
+    """Answer a question with one method, timed, and list what that method retrieves for it.
+
+    Returns:
+        The answer, its seconds, and the top `depth` retrieved (file, text) pairs: chunks for the product's
+        methods, sentences for `baseline` (which answers the effective question: follow-up resolved,
+        今年/去年 named, as the product's retrieval sees it).
+    """
+    _, _, effective = effective_question(question, list(history), asked_on or assistant.today or date.today())
+    if method == "baseline":
+        from qa.baseline import baseline_for
+
+        sentences = baseline_for(assistant.index)
+        started = time.perf_counter()
+        answer = sentences.ask(effective)
+        seconds = time.perf_counter() - started
+        answer = replace(answer, question=question, seconds=seconds,
+                         effective_question=effective if effective != question.strip() else None)
+        return answer, seconds, [(s.file, s.text) for s, _ in sentences.search(effective, k=depth)]
     started = time.perf_counter()
-    answer = assistant.ask(item.question, history=list(item.history), method=method, today=item.asked_on)
+    answer = assistant.ask(question, history=list(history), method=method, today=asked_on)
     seconds = time.perf_counter() - started
-    _, _, effective = effective_question(item.question, list(item.history),
-                                         item.asked_on or assistant.today or date.today())
+    hits = retrieve(assistant.index, assistant.embedder, effective, k=depth, method=method)
+    return answer, seconds, [(hit.chunk.file, hit.chunk.text) for hit in hits]
+
+
+def score_item(item: QAItem, answer: Answer, retrieved: list[tuple[str, str]], seconds: float = 0.0) -> ItemResult:
+    """Score one answer (as delivered, after the guard) and the retrieved (file, text) list for one question."""
     source_rank = None
     if item.source:
         target = squash(item.source)
-        hits = retrieve(assistant.index, assistant.embedder, effective, k=depth, method=method)
-        for rank, hit in enumerate(hits, start=1):
-            if target in squash(hit.chunk.text):
-                source_rank = rank
-                break
-    data = answer.to_json()
+        source_rank = next((rank for rank, (_, text) in enumerate(retrieved, start=1) if target in squash(text)),
+                           None)
     answer_ok = (not answer.abstained) and all(expected_found(e, answer.answer) for e in item.expected)
     citation_ok = bool(item.source) and bool(answer.citations) and squash(item.source) in squash(answer.citations[0].quote)
-    unsupported = unsupported_figures(answer)
-    return ItemResult(item, data, source_rank, answer_ok, citation_ok, unsupported, seconds)
+    return ItemResult(item, answer.to_json(), source_rank, answer_ok, citation_ok, unsupported_figures(answer),
+                      seconds, retrieved[0][0] if retrieved else None)
 
 
-def evaluate_set(assistant: Assistant, path: Path, methods: tuple[str, ...] = ("hybrid", "bm25", "dense"),
+def evaluate_item(assistant: Assistant, item: QAItem, method: str, depth: int = 10) -> ItemResult:
+    """Ask one question with one method and score it."""
+    answer, seconds, retrieved = ask_and_retrieve(assistant, item.question, method, item.history, item.asked_on,
+                                                  depth)
+    return score_item(item, answer, retrieved, seconds)
+
+
+def evaluate_set(assistant: Assistant, path: Path, methods: tuple[str, ...] = METHODS,
                  progress: bool = True) -> list[SetResult]:
     """Run every question of a set under each method; the first method is the product's, the rest baselines."""
     items = load_qa_set(path)
@@ -187,7 +273,8 @@ def evaluate_set(assistant: Assistant, path: Path, methods: tuple[str, ...] = ("
 
 
 METRIC_ORDER = ("questions", "recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy",
-                "abstention_precision", "abstention_recall", "unsupported_figures", "latency_p50_ms", "latency_p95_ms")
+                "abstention_precision", "abstention_recall", "doc_first", "retrieval_doc_first", "leads_with_figure",
+                "guard_caught", "unsupported_figures", "latency_p50_ms", "latency_p95_ms")
 
 
 def metrics_table(results: list[SetResult]) -> str:
@@ -200,6 +287,30 @@ def metrics_table(results: list[SetResult]) -> str:
         cells = ["–" if metrics[key] is None else str(metrics[key]) for key in METRIC_ORDER]
         rows.append(f"| {result.name} | {result.method} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
+
+
+def pins_path(set_path: Path, folder: Path | None = None) -> Path:
+    """Where a set's per-question pins live: eval/pins/<set>.json beside eval/<set>.jsonl."""
+    return (folder or Path(set_path).parent / "pins") / f"{Path(set_path).stem}.json"
+
+
+def write_pins(result: SetResult, path: Path) -> dict:
+    """(Re)write a set's pins from a run: the ids that pass, and its abstention precision.
+
+    Reasons already in the file are kept for ids that still fail (a reason explains why a once passing
+    question no longer passes); an id that passes again loses its reason.
+
+    Returns:
+        The pins written: {"set", "method", "passing", "reasons", "abstention_precision"}.
+    """
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    passing = [r.item.id for r in result.results if r.passed]
+    reasons = {id_: why for id_, why in (old.get("reasons") or {}).items() if id_ not in passing}
+    pins = {"set": result.name, "method": result.method, "passing": passing, "reasons": reasons,
+            "abstention_precision": result.metrics()["abstention_precision"]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(pins, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return pins
 
 
 def write_report(results: list[SetResult], folder: Path, cmrc: dict | None = None) -> Path:
@@ -229,7 +340,8 @@ def write_report(results: list[SetResult], folder: Path, cmrc: dict | None = Non
                 f"  - got: {'(abstained) ' if got['abstained'] else ''}{got['answer']}",
                 f"  - first quote: {quote[:160]}",
                 f"  - source rank: {failure.source_rank or 'not in top 10'}"
-                + (f" · unsupported numbers: {', '.join(failure.unsupported)}" if failure.unsupported else ""),
+                + (f" · unsupported numbers: {', '.join(failure.unsupported)}" if failure.unsupported else "")
+                + (f" · guard caught: {', '.join(failure.guard_caught)}" if failure.guard_caught else ""),
             ]
         lines.append("")
     report = folder / "report.md"
@@ -244,7 +356,8 @@ def _charts(results: list[SetResult], folder: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = ("recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "abstention_recall")
+    keys = ("recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "abstention_recall",
+            "leads_with_figure")
     written = []
     for name in dict.fromkeys(result.name for result in results):
         subset = [result for result in results if result.name == name]
@@ -290,7 +403,7 @@ def cmrc_corpus(json_path: Path, corpus_dir: Path) -> dict[str, list[dict]]:
 
 
 def evaluate_cmrc(json_path: Path, index_dir: Path, model: str | None = None,
-                  methods: tuple[str, ...] = ("hybrid", "bm25", "dense"), progress: bool = True) -> dict[str, dict]:
+                  methods: tuple[str, ...] = METHODS, progress: bool = True) -> dict[str, dict]:
     """The external check: index CMRC 2018's Wikipedia paragraphs, ask its questions, and report paragraph
     recall@1/@5, MRR@10 and how often a gold answer lies inside the first quote, per retrieval method."""
     corpus_dir = index_dir.parent / (index_dir.name + "-corpus")
@@ -307,15 +420,13 @@ def evaluate_cmrc(json_path: Path, index_dir: Path, model: str | None = None,
 
             iterator = tqdm(flat, desc=f"cmrc2018 · {method}", unit="q")
         for name, question in iterator:
-            hits = retrieve(assistant.index, assistant.embedder, question["question"], k=10, method=method)
-            files = list(dict.fromkeys(hit.chunk.file for hit in hits))
+            answer, seconds, retrieved = ask_and_retrieve(assistant, question["question"], method)
+            files = list(dict.fromkeys(file for file, _ in retrieved))
             rank = files.index(name) + 1 if name in files else None
             top1 += rank == 1
             top5 += bool(rank and rank <= 5)
             reciprocal += 1 / rank if rank else 0
-            started = time.perf_counter()
-            answer = assistant.ask(question["question"], method=method)
-            latencies.append(time.perf_counter() - started)
+            latencies.append(seconds)
             if not answer.abstained:
                 answered += 1
                 quote = squash(answer.citations[0].quote)

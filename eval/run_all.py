@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Run every Q&A set over its own corpus (and the CMRC trial) and print ONE markdown table: set × method × metrics.
+
+    python eval/run_all.py                                    # every eval/*.jsonl, methods hybrid and baseline
+    python eval/run_all.py --sets shangjie-08,heldout-seed --previous main
+    python eval/run_all.py --cmrc ../shared/data/cmrc2018/cmrc2018_trial.json --write-pins
+
+Corpora: shangjie-08 and heldout-seed over the seed bulletin alone (corpus/shangjie-xinxi-2026-08.md, as the
+pinned tests run them); gov-reports and heldout-gov over corpus/gov-work-reports; stat-bulletins* and
+heldout-stat* over eval/corpora/stat-bulletins/ when that folder exists. A set with no known corpus (such as
+facts-labelled, which labels figures, not questions) is skipped with a note.
+
+Indexes live in a cache folder (--cache, default /tmp/bqa-eval), one per corpus, model and code version, so a
+rerun only embeds what changed. `--previous GITREF` checks that ref out as a `git worktree` in a temp folder
+and runs this same script's measurement there in a subprocess (cwd and PYTHONPATH = that worktree, so it
+imports the old `qa`), over the same sets and corpora; its rows are labelled `previous`. A ref without
+`qa/baseline.py` contributes its other methods only, and metrics it does not compute show as –.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_FILE = "shangjie-xinxi-2026-08.md"
+DEFAULT_CACHE = Path(tempfile.gettempdir()) / "bqa-eval"
+COLUMNS = ("questions", "recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "answered",
+           "abstention_precision", "abstention_recall", "doc_first", "retrieval_doc_first", "leads_with_figure",
+           "guard_caught", "unsupported_figures", "latency_p50_ms")
+# CMRC reports paragraph-level retrieval and "a gold answer inside the first quote"; shown in the nearest columns.
+CMRC_COLUMNS = {"questions": "questions", "paragraph_recall@1": "recall@1", "paragraph_recall@5": "recall@5",
+                "mrr@10": "mrr@10", "gold_in_first_quote": "citation_accuracy", "answered": "answered",
+                "latency_p50_ms": "latency_p50_ms"}
+
+
+def corpus_for(set_name: str, data_root: Path, cache: Path) -> tuple[Path | None, str]:
+    """The corpus folder a set is evaluated over, or None with the reason it is skipped."""
+    if set_name.startswith(("shangjie", "heldout-seed")):
+        folder = cache / "corpus-seed"
+        folder.mkdir(parents=True, exist_ok=True)
+        source, target = data_root / "corpus" / SEED_FILE, folder / SEED_FILE
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            shutil.copyfile(source, target)
+        return folder, "seed bulletin"
+    if set_name.startswith(("gov-reports", "heldout-gov")):
+        return data_root / "corpus" / "gov-work-reports", "gov-work-reports"
+    if set_name.startswith(("stat-bulletins", "heldout-stat")):
+        folder = data_root / "eval" / "corpora" / "stat-bulletins"
+        return (folder, "stat-bulletins") if folder.is_dir() else (None, f"{folder} does not exist")
+    return None, "no corpus known for this set"
+
+
+def index_dir_for(cache: Path, label: str, corpus: Path, model: str | None, code: str) -> Path:
+    """A cache folder named after the corpus contents, the model and the code version measured."""
+    digest = hashlib.sha256(f"{model}\0{code}".encode())
+    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(corpus)).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return cache / f"{label}-{digest.hexdigest()[:12]}"
+
+
+def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, model: str | None, code: str,
+            version: str, cmrc: Path | None, write_pins: bool) -> list[dict]:
+    """Evaluate each set with each method using whatever `qa` is importable; one row per set and method."""
+    from qa.answer import Assistant
+    from qa.evaluate import evaluate_cmrc, evaluate_set
+
+    if "baseline" in methods and importlib.util.find_spec("qa.baseline") is None:
+        print(f"note: the {version} code has no qa/baseline.py; its baseline rows are left out", file=sys.stderr)
+        methods = [m for m in methods if m != "baseline"]
+    rows: list[dict] = []
+    assistants: dict[Path, object] = {}
+    for path in sets:
+        corpus, label = corpus_for(path.stem, data_root, cache)
+        if corpus is None:
+            print(f"note: skipped {path.name}: {label}", file=sys.stderr)
+            continue
+        index_dir = index_dir_for(cache, label.replace(" ", "-"), corpus, model, code)
+        if index_dir not in assistants:
+            started = time.perf_counter()
+            assistants[index_dir] = Assistant.open(index_dir, model=model, corpus_dir=corpus, progress=False)
+            print(f"{version}: index {index_dir} ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        started = time.perf_counter()
+        results = evaluate_set(assistants[index_dir], path, tuple(methods), progress=False)
+        print(f"{version}: {path.stem} × {', '.join(methods)} in {time.perf_counter() - started:.1f} s",
+              file=sys.stderr)
+        for result in results:
+            metrics = result.metrics()
+            answered = sum(1 for r in result.results if not r.answer["abstained"])
+            metrics["answered"] = round(answered / len(result.results), 4) if result.results else None
+            rows.append({"set": result.name, "corpus": label, "method": result.method, "version": version,
+                         **metrics})
+        if write_pins:
+            from qa.evaluate import pins_path, write_pins as write
+
+            target = pins_path(path)
+            write(results[0], target)
+            print(f"pins: {target}", file=sys.stderr)
+    if cmrc:
+        index_dir = index_dir_for(cache, "cmrc", cmrc.parent, model, code)
+        results = evaluate_cmrc(cmrc, index_dir, model=model, methods=tuple(methods), progress=False)
+        for method, values in results.items():
+            rows.append({"set": "cmrc2018", "corpus": "CMRC 2018 trial", "method": method, "version": version,
+                         **{CMRC_COLUMNS[key]: value for key, value in values.items() if key in CMRC_COLUMNS}})
+    return rows
+
+
+def measure_previous(ref: str, args: argparse.Namespace, sets: list[Path]) -> list[dict]:
+    """Run this script's measurement with the code of `ref`, checked out as a temporary git worktree."""
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{ref}^{{commit}}"], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    folder = Path(tempfile.mkdtemp(prefix="bqa-previous-"))
+    tree = folder / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), sha], check=True,
+                   capture_output=True, text=True)
+    try:
+        command = [sys.executable, str(Path(__file__).resolve()), "--measure", "--code-root", str(tree),
+                   "--code", sha[:12], "--version", f"previous ({ref} {sha[:7]})",
+                   "--sets", ",".join(str(p.resolve()) for p in sets), "--methods", args.methods,
+                   "--cache", str(args.cache)]
+        command += ["--model", args.model] if args.model else []
+        command += ["--cmrc", str(args.cmrc.resolve())] if args.cmrc else []
+        env = {**os.environ, "PYTHONPATH": str(tree) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        done = subprocess.run(command, cwd=tree, env=env, stdout=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            print(f"warning: the measurement of {ref} failed (exit {done.returncode}); no previous rows",
+                  file=sys.stderr)
+            return []
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def table(rows: list[dict]) -> str:
+    """One markdown table: a row per set, method and version."""
+    lines = ["| set | method | version | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 3)]
+    for row in rows:
+        cells = ["–" if row.get(key) is None else str(row[key]) for key in COLUMNS]
+        lines.append(f"| {row['set']} | {row['method']} | {row['version']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def select_sets(names: str | None) -> list[Path]:
+    """The sets named (stems or paths, comma-separated), or every eval/*.jsonl."""
+    if not names:
+        return sorted((ROOT / "eval").glob("*.jsonl"))
+    paths = []
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        path = Path(name) if name.endswith(".jsonl") else ROOT / "eval" / f"{name}.jsonl"
+        if not path.is_file():
+            raise SystemExit(f"error: no Q&A set {path}; the sets are {', '.join(p.stem for p in sorted((ROOT / 'eval').glob('*.jsonl')))}")
+        paths.append(path)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", help="comma-separated set names or paths (default: every eval/*.jsonl)")
+    parser.add_argument("--methods", default="hybrid,baseline", help="methods (default: hybrid,baseline)")
+    parser.add_argument("--cmrc", type=Path, help="also run the CMRC 2018 trial file (SQuAD JSON)")
+    parser.add_argument("--previous", metavar="GITREF", help="also measure this git ref's code; rows labelled previous")
+    parser.add_argument("--model", default=None, help="embedding model (default: the project's default)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"index cache folder (default: {DEFAULT_CACHE})")
+    parser.add_argument("--write-pins", action="store_true", help="rewrite eval/pins/SET.json from the first method's run")
+    parser.add_argument("--json", action="store_true", help="print the rows as one JSON list instead of the table")
+    # Internal: the measurement half, run in a subprocess for --previous.
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--code-root", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    parser.add_argument("--code", default="current", help=argparse.SUPPRESS)
+    parser.add_argument("--version", default="current", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(args.code_root))  # import the qa of the code measured, not an installed copy
+    sets = select_sets(args.sets)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    rows = measure(sets, methods, ROOT, args.cache, args.model, args.code, args.version, args.cmrc,
+                   args.write_pins and not args.measure)
+    if args.measure:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    if args.previous:
+        rows += measure_previous(args.previous, args, sets)
+    order = {name: i for i, name in enumerate(dict.fromkeys(row["set"] for row in rows))}
+    rows.sort(key=lambda row: (order[row["set"]], methods.index(row["method"]) if row["method"] in methods else 99,
+                               row["version"] != "current"))
+    print(json.dumps(rows, ensure_ascii=False) if args.json else table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
