@@ -485,7 +485,7 @@ class Reader:
                       True, related=related)
 
     def _by_meaning(self, question: Question, candidates: list[dict]) -> list[dict]:
-        """Re-score the best candidates by the meaning of their clause (SEMANTIC_WEIGHT), best first."""
+        """Reorder the best candidates by their score plus the meaning of their clause (SEMANTIC_WEIGHT)."""
         if self.embedder is None or question.kind not in ("figure", "what") or len(candidates) < 2:
             return candidates
         top = candidates[:SEMANTIC_DEPTH]
@@ -504,9 +504,9 @@ class Reader:
             texts.append(text[c_start:c_end])
         cosines = self.embedder.embed_documents(texts) @ self.embedder.embed_queries([question.text])[0]
         best = float(np.max(cosines))
-        rescored = [{**candidate, "score": candidate["score"] + SEMANTIC_WEIGHT * (float(cosine) - best)}
-                    for candidate, cosine in zip(top, cosines)]
-        return sorted(rescored, key=lambda c: -c["score"]) + candidates[SEMANTIC_DEPTH:]
+        # Meaning reorders; the lexical score still decides whether to answer at all (the threshold).
+        order = sorted(range(len(top)), key=lambda i: -(top[i]["score"] + SEMANTIC_WEIGHT * (float(cosines[i]) - best)))
+        return [top[i] for i in order] + candidates[SEMANTIC_DEPTH:]
 
     def _candidates(self, question: Question, hits: list[Hit]) -> list[dict]:
         """Score every clause of every sentence in the hits; best first."""
@@ -753,8 +753,9 @@ class Reader:
         if chunk.kind == "masthead" and bulletin.publisher and bulletin.publisher in sentence:
             return bulletin.publisher
         part = bulletin.part_of(chunk.paragraph)
-        if chunk.kind == "masthead" and part and part.publisher and part.publisher in sentence:
-            return part.publisher
+        if chunk.kind == "masthead" and part and part.publisher and SOURCE_CUES.search(question.text) \
+                and any(office in part.publisher for office in sentence.split()):
+            return part.publisher  # "由哪些单位发布": every issuer, though each stands on a line of its own
         tail = noun[-2:] if len(noun) >= 2 else noun
 
         def fits(name: str, text: str) -> bool:

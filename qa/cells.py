@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from qa.parse import Bulletin
-from qa.tables import Table, is_figure, row_cells, unit_of
+from qa.tables import Table, column_of, is_figure, row_cells, unit_of
 
 # A column that gives a change or a share, not a level (比上年增长（%）, 增速, 比重).
 CHANGE_COLUMN_RE = re.compile(r"增长|增速|增幅|涨跌|下降|比上年|同比|±|%|％|比重|占比|指数")
@@ -47,7 +47,7 @@ def score_cells(question_text: str, row_text: str, table: Table, coverage: Calla
     for position, cell in enumerate(cells[1:], start=1):
         if not is_figure(cell):
             continue
-        column = table.columns[position] if position < len(table.columns) else ""
+        column = column_of(position, cells, table.columns)
         if re.search(r"单位", column):
             continue
         own = coverage(f"{label} {column}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from qa.parse import Bulletin, Item, Paragraph
 
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4
 DEFAULT_MAX_CHARS = 300
 MIN_BODY_CHARS = 8  # shorter body paragraphs ("各位代表！") carry no content worth a chunk
 
@@ -140,14 +140,14 @@ def _context(title: str | None, section: str | None, subsection: str | None, ite
 def row_context(bulletin: Bulletin, paragraph: Paragraph) -> str:
     """What a table row means, for embedding and BM25: the caption, then each column's name with the row's
     cell ('表1 2025年分区县地区生产总值 伊州区 地区生产总值（亿元） 664.08 …'). Never quoted."""
-    from qa.tables import row_cells
+    from qa.tables import column_of, row_cells
 
     table = next((t for t in bulletin.tables if t.index == paragraph.table), None)
     cells = row_cells(bulletin.clean_text[paragraph.start:paragraph.end])
     if table is None:
         return " ".join(cells)
-    pairs = [cells[0]] + [f"{name} {cell}" if name else cell
-                          for name, cell in zip(table.columns[1:], cells[1:]) if cell]
+    names = [column_of(position, cells, table.columns) for position in range(1, len(cells))]
+    pairs = [cells[0]] + [f"{name} {cell}" if name else cell for name, cell in zip(names, cells[1:]) if cell]
     unit = f"单位：{table.unit}" if table.unit else ""
     return " ".join(part for part in (table.caption or "", unit, "；".join(pairs)) if part)
 

@@ -113,6 +113,17 @@ def column_names(header_rows: list[list[str]], width: int) -> tuple[str, ...]:
     return tuple(names)
 
 
+def column_of(position: int, cells: list[str], columns: tuple[str, ...]) -> str:
+    """The name of the column a row's cell stands in. A PDF text row may print fewer cells than its header
+    names (a unit glued to the label: '液压元件 万件 130.8 -10.4' under 产品名称 单位 产量 比上年增长): figures
+    are right-aligned, so its last cells belong to the last columns."""
+    if position == 0:
+        return columns[0] if columns else ""
+    shift = max(0, len(columns) - len(cells))
+    index = position + shift
+    return columns[index] if index < len(columns) else ""
+
+
 def unit_of(column: str, row: list[str], columns: tuple[str, ...], table_unit: str | None) -> str | None:
     """The unit of a cell: its column's '（亿元）', the row's 单位 column, or the table's 单位：."""
     bracketed = _BRACKETED_UNIT_RE.search(column)
