@@ -21,11 +21,12 @@ from qa.parse import Bulletin, Paragraph
 from qa.synonyms import expand
 from qa.tokens import normalise
 
-FACTS_VERSION = 4  # 4: figures with thousands commas (33，212万吨) and Chinese-numeral amounts (六百零八万吨)
+FACTS_VERSION = 5  # 5: 以上/左右/以内 mark a target only right after a figure (not 规模以上); 4: thousands commas, Chinese-numeral amounts
 KINDS = ("count", "percent", "change", "target")
 
 # Plan language, at a figure (5%左右, 1200万人以上) or where its list is introduced (主要预期目标是：).
-TARGET_WORDS = re.compile(r"左右|以上|以内|目标|控制在|拟按|力争|预期|计划")
+# 左右/以上/以内 mark a plan only right after a figure ("1200万人以上", "5%左右"); "规模以上工业" is a noun.
+TARGET_WORDS = re.compile(r"[\d%％](?:[万亿千百]?[^\d，。；年\s]{0,3})?\s*(?:左右|以上|以内)|目标|控制在|拟按|力争|预期|计划")
 CHANGE_WORDS = re.compile(r"(增长|下降|提高|上涨|降低|增加|减少|同比|比上年|较上年|回落|上升|增幅|涨幅)[^，。；]{0,4}$")
 # Verbs and fillers between an indicator and its figure: "国内生产总值超过126万亿元" → 国内生产总值.
 TRAILING = re.compile(
