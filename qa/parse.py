@@ -20,7 +20,7 @@ from qa import identity, tables
 from qa.repair import is_numbered_heading, repair_line
 from qa.tables import Table
 
-PARSER_VERSION = 7
+PARSER_VERSION = 8
 
 CN_DIGITS = "一二三四五六七八九十"
 FULLWIDTH_TABLE = str.maketrans("０１２３４５６７８９", "0123456789")
@@ -751,7 +751,8 @@ def _tables(info: list[dict], paragraphs: list[Paragraph], clean_text: str) -> t
         if not rows:
             continue
         header_cells = [tables.row_cells(clean_text[p.start:p.end]) for p in heads]
-        width = max(len(tables.row_cells(clean_text[p.start:p.end])) for p in rows)
+        width = max([len(tables.row_cells(clean_text[p.start:p.end])) for p in rows]
+                    + [len(cells) for cells in header_cells])
         columns = tables.column_names(header_cells, width)
         captions = [p for p in own if p.kind == "caption"]
         caption = table["caption"]

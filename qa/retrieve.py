@@ -88,6 +88,7 @@ def anchor_relative_years(question: str, today: date) -> str:
 # Function words and question words never stand inside a place name.
 PLACE_WORD_RE = re.compile(r"(?:^|在)\s*((?:(?![的了是在有和与及我你他它哪这那个多少几么谁])[\u4e00-\u9fff]){2,7}?"
                            r"(?:自治区|自治州|自治县|地区|省|市|县|州|盟|旗|区))")
+LEADING_NAME_RE = re.compile(r"^\s*((?:(?![的了是在有和与及我你他它哪这那个多少几么谁年])[\u4e00-\u9fff]){2,8})\s*[12][0-9]{3}\s*年")
 NOT_A_PLACE_START = tuple("全本我该各城外省市县州地分人每总")
 
 
@@ -105,7 +106,12 @@ def question_places(index: BulletinIndex, question: str) -> tuple[list[str], lis
         if name in text:
             known.append(names[name])
             text = text.replace(name, " ")
-    unknown = [word for word in (match.group(1) for match in PLACE_WORD_RE.finditer(text.strip()))
+    words = [match.group(1) for match in PLACE_WORD_RE.finditer(text.strip())]
+    # A name right before the year that opens a question is a place, suffix or not: "克拉玛依2025年…".
+    leading = LEADING_NAME_RE.match(question)
+    if leading and not known and leading.group(1) not in names:
+        words.append(leading.group(1))
+    unknown = [word for word in dict.fromkeys(words)
                if not word.startswith(NOT_A_PLACE_START) and not index.mentions(word)]
     return list(dict.fromkeys(known)), unknown
 
