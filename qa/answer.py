@@ -89,7 +89,7 @@ INDICATOR_COSINE = 0.85
 # Clause meaning: the best few candidates are re-scored by the embedding model's cosine between the question
 # and the clause (with the clause before it when its own subject is short: "比上年增长8.3%"), relative to the
 # best cosine among them. Lexical coverage cannot tell "人均地区生产总值" from "地区生产总值"; meaning can.
-SEMANTIC_WEIGHT = 1.0
+SEMANTIC_WEIGHT = 2.0
 SEMANTIC_DEPTH = 10
 
 # A clause must cover this share of the question's content (IDF-weighted) to answer; below it we abstain.
