@@ -86,9 +86,9 @@ EXTRACTION_DEPTH = 12
 # Indicators match by meaning above this cosine (calibrated on eval/facts-labelled.jsonl, README "Figures").
 INDICATOR_COSINE = 0.85
 
-# Clause meaning: the best few candidates are re-scored by the embedding model's cosine between the question
-# and the clause (with the clause before it when its own subject is short: "比上年增长8.3%"), relative to the
-# best cosine among them. Lexical coverage cannot tell "人均地区生产总值" from "地区生产总值"; meaning can.
+# Clause meaning: the best few candidates are reordered by the embedding model's cosine between the question
+# and the clause (with the clause before it, when it does not open its sentence: "比上年增长8.3%" needs its
+# subject, "年内新增 27 支" its neighbour), relative to the best cosine among them. Lexical coverage cannot tell "人均地区生产总值" from "地区生产总值"; meaning can.
 SEMANTIC_WEIGHT = 2.0
 SEMANTIC_DEPTH = 10
 
@@ -496,10 +496,7 @@ class Reader:
             if "cell" in candidate:  # a row means its label under its column: "交通通信 比上年涨跌幅度"
                 texts.append(f"{candidate['cell'].label} {candidate['cell'].column}")
                 continue
-            own = text[c_start:c_end]
-            figures = candidate["figures"]
-            subject = own[:figures[0][0]] if figures else own
-            if len(re.findall(r"[\u4e00-\u9fff]", subject)) < 4 and candidate["position"] > 0:
+            if candidate["position"] > 0:  # a clause inside a sentence is read with the one before it
                 c_start = candidate["clauses"][candidate["position"] - 1][0]
             texts.append(text[c_start:c_end])
         cosines = self.embedder.embed_documents(texts) @ self.embedder.embed_queries([question.text])[0]
