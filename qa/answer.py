@@ -87,10 +87,11 @@ EXTRACTION_DEPTH = 12
 INDICATOR_COSINE = 0.85
 
 # Clause meaning: the best few candidates are reordered by the embedding model's cosine between the question
-# and the clause (with the clause before it, when it does not open its sentence: "比上年增长8.3%" needs its
-# subject, "年内新增 27 支" its neighbour), relative to the best cosine among them. Lexical coverage cannot tell "人均地区生产总值" from "地区生产总值"; meaning can.
+# and the clause read from the start of its sentence ("比上年增长9.7%" needs its subject, "年内新增 27 支" the
+# clause before it), relative to the best cosine among them. Lexical coverage cannot tell "人均地区生产总值" from "地区生产总值"; meaning can.
 SEMANTIC_WEIGHT = 2.0
 SEMANTIC_DEPTH = 10
+SEMANTIC_MARGIN = 0.1  # only candidates this close to the lexical best are reordered
 
 # A clause must cover this share of the question's content (IDF-weighted) to answer; below it we abstain.
 ANSWER_THRESHOLD = 0.45
@@ -488,7 +489,13 @@ class Reader:
         """Reorder the best candidates by their score plus the meaning of their clause (SEMANTIC_WEIGHT)."""
         if self.embedder is None or question.kind not in ("figure", "what") or len(candidates) < 2:
             return candidates
-        top = candidates[:SEMANTIC_DEPTH]
+        # Meaning settles near-ties only: a clear lexical verdict (a rate asked, a rate given) stands.
+        # So does the kind of figure the lexical best gives (a rate, or an amount).
+        kind = _rate_like(candidates[0])
+        top = [c for c in candidates[:SEMANTIC_DEPTH]
+               if c["score"] >= candidates[0]["score"] - SEMANTIC_MARGIN and _rate_like(c) == kind]
+        if len(top) < 2:
+            return candidates
         texts = []
         for candidate in top:
             text = candidate["bulletin"].clean_text
@@ -496,14 +503,15 @@ class Reader:
             if "cell" in candidate:  # a row means its label under its column: "交通通信 比上年涨跌幅度"
                 texts.append(f"{candidate['cell'].label} {candidate['cell'].column}")
                 continue
-            if candidate["position"] > 0:  # a clause inside a sentence is read with the one before it
-                c_start = candidate["clauses"][candidate["position"] - 1][0]
+            if candidate["position"] > 0:  # a clause inside a sentence is read with what leads up to it
+                c_start = candidate["sentence"][0]
             texts.append(text[c_start:c_end])
         cosines = self.embedder.embed_documents(texts) @ self.embedder.embed_queries([question.text])[0]
         best = float(np.max(cosines))
         # Meaning reorders; the lexical score still decides whether to answer at all (the threshold).
         order = sorted(range(len(top)), key=lambda i: -(top[i]["score"] + SEMANTIC_WEIGHT * (float(cosines[i]) - best)))
-        return [top[i] for i in order] + candidates[SEMANTIC_DEPTH:]
+        chosen = {id(c) for c in top}
+        return [top[i] for i in order] + [c for c in candidates if id(c) not in chosen]
 
     def _candidates(self, question: Question, hits: list[Hit]) -> list[dict]:
         """Score every clause of every sentence in the hits; best first."""
@@ -875,6 +883,14 @@ class Assistant:
             "model": index.model.get("name"),
             "last_update": self.last_update,
         }
+
+
+def _rate_like(candidate: dict) -> bool:
+    """Whether a candidate's figure is a rate (%, 百分之…) rather than an amount or count."""
+    if "cell" in candidate:
+        return candidate["cell"].unit == "%" or "%" in candidate["cell"].column
+    text = candidate["bulletin"].clean_text[candidate["clause"][0]:candidate["clause"][1]]
+    return any(unit == "%" for *_, unit in candidate["figures"]) or "百分之" in text
 
 
 def names_a_year_or_note(clause: str, figure: tuple) -> bool:

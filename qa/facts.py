@@ -26,7 +26,8 @@ KINDS = ("count", "percent", "change", "target")
 
 # Plan language, at a figure (5%左右, 1200万人以上) or where its list is introduced (主要预期目标是：).
 # 左右/以上/以内 mark a plan only right after a figure ("1200万人以上", "5%左右"); "规模以上工业" is a noun.
-TARGET_WORDS = re.compile(r"[\d%％](?:[万亿千百]?[^\d，。；年\s]{0,3})?\s*(?:左右|以上|以内)|目标|控制在|拟按|力争|预期|计划")
+TARGET_WORDS = re.compile(r"(?:[\d%％]|百分之[零〇一二三四五六七八九十点]+)(?:[万亿千百]?[^\d，。；年\s]{0,3})?\s*(?:左右|以上|以内)"
+                          r"|目标|控制在|拟按|力争|预期|计划")
 CHANGE_WORDS = re.compile(r"(增长|下降|提高|上涨|降低|增加|减少|同比|比上年|较上年|回落|上升|增幅|涨幅)[^，。；]{0,4}$")
 # Verbs and fillers between an indicator and its figure: "国内生产总值超过126万亿元" → 国内生产总值.
 TRAILING = re.compile(

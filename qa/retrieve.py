@@ -87,7 +87,7 @@ def anchor_relative_years(question: str, today: date) -> str:
 # A place a question opens with (or names after 在): a name ending like a place (省, 市, 县, 自治州, 地区, 盟…).
 # Function words and question words never stand inside a place name.
 PLACE_WORD_RE = re.compile(r"(?:^|在)\s*((?:(?![的了是在有和与及我你他它哪这那个多少几么谁])[\u4e00-\u9fff]){2,7}?"
-                           r"(?:自治区|自治州|自治县|地区|省|市|县|州|盟|旗|区))(?![里内外上中])")
+                           r"(?:自治区|自治州|自治县|地区|省|市|县|州|盟|旗))(?![里内外上中])")
 LEADING_NAME_RE = re.compile(r"^\s*((?:(?![的了是在有和与及我你他它哪这那个多少几么谁年])[\u4e00-\u9fff]){2,8})\s*[12][0-9]{3}\s*年")
 NOT_A_PLACE_START = tuple("全本我该各城外省市县州地分人每总区")
 # Words that end like a place but name a kind of area (试点小区, 工业园区) or a reference (区里, 省内).
@@ -116,7 +116,8 @@ def question_places(index: BulletinIndex, question: str) -> tuple[list[str], lis
         words.append(leading.group(1))
     unknown = [word for word in dict.fromkeys(words)
                if not word.startswith(NOT_A_PLACE_START) and not word.endswith(NOT_A_PLACE_END)
-               and not index.mentions(word)]
+               and not any(index.mentions(word[:end]) for end in range(3, len(word) + 1)
+                           if word[:end].endswith(("区", "县", "市", "州", "旗", "盟")) or end == len(word))]
     return list(dict.fromkeys(known)), unknown
 
 
