@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -74,7 +73,10 @@ def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, 
     from qa.answer import Assistant
     from qa.evaluate import evaluate_cmrc, evaluate_set
 
-    if "baseline" in methods and importlib.util.find_spec("qa.baseline") is None:
+    import qa
+
+    # Ask the package actually imported (the ref's, under --previous), not whatever a finder would resolve.
+    if "baseline" in methods and not (Path(qa.__file__).parent / "baseline.py").exists():
         print(f"note: the {version} code has no qa/baseline.py; its baseline rows are left out", file=sys.stderr)
         methods = [m for m in methods if m != "baseline"]
     rows: list[dict] = []
