@@ -561,7 +561,7 @@ class Reader:
                         tagged = chunk.department and f"（{chunk.department}）" in sentence
                         if tagged or (chunk.kind == "masthead" and clause.strip() and clause.strip() in (bulletin.publisher or "")):
                             # "哪个部门供稿" → the department tag; "哪个单位办的" → the publisher line
-                            score = max(score, ANSWER_THRESHOLD + 0.3)
+                            score = max(score + 0.5, ANSWER_THRESHOLD + 0.3)  # over the title line that names the bulletin
                     if question.kind == "when" and chunk.kind == "masthead" and ISSUE_SELF_RE.search(question.text) \
                             and DATE_TEXT_RE.search(clause):
                         # "这期简报是什么时候印发的" asks for the issue's own date: its masthead line; the issue the
