@@ -330,14 +330,20 @@ class BulletinIndex:
 
     def filter_mask(self, filters) -> np.ndarray:
         """Rows admitted by a `qa.retrieve.Filters` (cached per filter: the chat asks with the same one)."""
-        cache = getattr(self, "_filter_masks", None)
+        return self._memo("_filter_masks", filters, 64,
+                          lambda: np.array([filters.admits(chunk) for chunk in self.chunks], dtype=bool))
+
+    def _memo(self, name: str, key, limit: int, compute):
+        """A small per-index cache of query-time lookups (cleared when it grows past `limit`)."""
+        cache = getattr(self, name, None)
         if cache is None:
-            cache = self._filter_masks = {}
-        if filters not in cache:
-            if len(cache) > 64:
+            cache = {}
+            setattr(self, name, cache)
+        if key not in cache:
+            if len(cache) > limit:
                 cache.clear()
-            cache[filters] = np.array([filters.admits(chunk) for chunk in self.chunks], dtype=bool)
-        return cache[filters]
+            cache[key] = compute()
+        return cache[key]
 
     def vectors(self) -> np.ndarray:
         """All vectors, row i for chunk i."""
@@ -352,14 +358,7 @@ class BulletinIndex:
 
     def mentions(self, word: str) -> bool:
         """True when some chunk's text holds the word (cached per word)."""
-        cache = getattr(self, "_mentions", None)
-        if cache is None:
-            cache = self._mentions = {}
-        if word not in cache:
-            if len(cache) > 4096:
-                cache.clear()
-            cache[word] = any(word in chunk.text for chunk in self.chunks)
-        return cache[word]
+        return self._memo("_mentions", word, 4096, lambda: any(word in chunk.text for chunk in self.chunks))
 
     def bulletin_of(self, chunk: Chunk) -> Bulletin:
         """The bulletin a chunk was cut from."""

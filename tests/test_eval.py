@@ -292,25 +292,25 @@ def test_gov_reports_set_bm25_is_pinned(tmp_path):
 CMRC_PINNED_BM25 = {"paragraph_recall@1": 0.97, "paragraph_recall@5": 0.99, "mrr@10": 0.98}
 
 
+def assert_cmrc_bm25_pinned(path: Path, questions: int, index: Path) -> None:
+    results = evaluate_cmrc(path, index, methods=("bm25",), progress=False)
+    metrics = results["bm25"]
+    assert metrics["questions"] == questions
+    for key, value in CMRC_PINNED_BM25.items():
+        assert metrics[key] >= value - TOLERANCE, (key, metrics)
+
+
 def test_cmrc_excerpt_check_bm25(tmp_path, monkeypatch):
     # 20 paragraphs and 82 questions shipped in tests/data; the whole trial set is checked with -m slow.
     monkeypatch.setenv("BULLETIN_QA_MODEL", "fake-hash")
-    results = evaluate_cmrc(CMRC_EXCERPT, tmp_path / "index", methods=("bm25",), progress=False)
-    metrics = results["bm25"]
-    assert metrics["questions"] == 82
-    for key, value in CMRC_PINNED_BM25.items():
-        assert metrics[key] >= value - TOLERANCE, (key, metrics)
+    assert_cmrc_bm25_pinned(CMRC_EXCERPT, 82, tmp_path / "index")
 
 
 @pytest.mark.slow
 @needs_shared(CMRC_TRIAL)
 def test_cmrc_external_check_bm25(tmp_path, monkeypatch):
     monkeypatch.setenv("BULLETIN_QA_MODEL", "fake-hash")
-    results = evaluate_cmrc(CMRC_TRIAL, tmp_path / "index", methods=("bm25",), progress=False)
-    metrics = results["bm25"]
-    assert metrics["questions"] == 1002
-    for key, value in CMRC_PINNED_BM25.items():
-        assert metrics[key] >= value - TOLERANCE, (key, metrics)
+    assert_cmrc_bm25_pinned(CMRC_TRIAL, 1002, tmp_path / "index")
 
 
 def test_cli_gate_fails_below_threshold(tmp_path):
