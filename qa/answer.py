@@ -383,10 +383,14 @@ class Reader:
         if effective != anchored:
             # A follow-up searches with the previous turn's words too (企事业单位 → 专项关爱行动…).
             searched += " " + QUESTION_WORDS.sub(" ", history[-1])
-        hits = retrieve(self.index, self.embedder, searched, k=max(k, EXTRACTION_DEPTH), filters=filters, method=method)
+        # One query embedding serves retrieval and the clause-meaning step (the model is the slow part of an ask).
+        query_vector = (self.embedder.embed_queries([searched])[0]
+                        if self.embedder is not None and method in ("hybrid", "dense") else None)
+        hits = retrieve(self.index, self.embedder, searched, k=max(k, EXTRACTION_DEPTH), filters=filters, method=method,
+                        query_vector=query_vector)
         if self.reranker is not None and hits:
             hits = self.reranker(effective, hits)
-        answer = self._extract(parsed, hits, k)
+        answer = self._extract(parsed, hits, query_vector)
         answer = replace(answer, question=question, seconds=time.perf_counter() - started,
                          effective_question=effective if effective != cleaned else None)
         return guard(answer)
@@ -464,7 +468,7 @@ class Reader:
         return Answer(question, text, False, tuple(citations), figures, table=tuple(table))
 
     # ----- extraction -----
-    def _extract(self, question: Question, hits: list[Hit], k: int) -> Answer:
+    def _extract(self, question: Question, hits: list[Hit], query_vector: np.ndarray | None = None) -> Answer:
         if not hits:
             if question.places:
                 reason = f"已收录的公报中没有关于{'、'.join(question.places)}的内容，无法回答。"
@@ -474,7 +478,7 @@ class Reader:
                 reason = "公报中未找到能回答这个问题的内容。"
             return Answer(question.text, reason, True)
         candidates = self._candidates(question, hits)
-        candidates = self._by_meaning(question, candidates)
+        candidates = self._by_meaning(question, candidates, query_vector)
         if candidates:
             best = candidates[0]
             if best["score"] >= ANSWER_THRESHOLD:
@@ -485,7 +489,8 @@ class Reader:
         return Answer(question.text, "公报中未找到能回答这个问题的内容。以下是最接近的段落，仅供参考，不是答案。",
                       True, related=related)
 
-    def _by_meaning(self, question: Question, candidates: list[dict]) -> list[dict]:
+    def _by_meaning(self, question: Question, candidates: list[dict],
+                    query_vector: np.ndarray | None = None) -> list[dict]:
         """Reorder the best candidates by their score plus the meaning of their clause (SEMANTIC_WEIGHT)."""
         if self.embedder is None or question.kind not in ("figure", "what") or len(candidates) < 2:
             return candidates
@@ -506,7 +511,9 @@ class Reader:
             if candidate["position"] > 0:  # a clause inside a sentence is read with what leads up to it
                 c_start = candidate["sentence"][0]
             texts.append(text[c_start:c_end])
-        cosines = self.embedder.embed_documents(texts) @ self.embedder.embed_queries([question.text])[0]
+        if query_vector is None:
+            query_vector = self.embedder.embed_queries([question.text])[0]
+        cosines = self.embedder.embed_documents(texts) @ query_vector
         best = float(np.max(cosines))
         # Meaning reorders; the lexical score still decides whether to answer at all (the threshold).
         order = sorted(range(len(top)), key=lambda i: -(top[i]["score"] + SEMANTIC_WEIGHT * (float(cosines[i]) - best)))
