@@ -23,6 +23,7 @@ import numpy as np
 from qa.chunk import Chunk
 from qa.errors import BulletinQAError
 from qa.facts import TARGET_WORDS, list_intro
+from qa.identity import AREA_WORDS, GENERIC_PLACES
 from qa.figures import (
     CN_FIGURE_RE,
     DATE_TEXT_RE,
@@ -70,8 +71,7 @@ INDICATOR_END_RE = re.compile(r"(率|额|值|量|数|比例|比重|指数|能耗
 ASKING_WORDS_RE = re.compile(r"[12][0-9]{3}\s*年(?:度)?|全年|年度|预期|目标|计划|实际|大概|大约|一共|总共|共计|"
                              r"要|定在|定为|定了|是|的|有|为|达到|达|了|在|多少|几|怎样|如何|[？?，,。！!、\s]")
 PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,3}(?:区|县|市|镇|乡)(?=的|有|在|是|共|[，,？?]|$)")
-NOT_PLACES = ("社区", "园区", "小区", "城区", "辖区", "景区", "校区", "片区", "全区", "本区", "郊区", "新区", "全市",
-              "本市", "全县", "本县", "城市", "城镇", "乡镇", "全镇")
+NOT_PLACES = AREA_WORDS + GENERIC_PLACES + ("城市", "城镇", "乡镇", "全镇")
 # Measure words that count the same things: 多少人 is answered by "139名".
 UNIT_GROUPS = {"人": "people", "名": "people", "位": "people", "次": "times", "场": "times", "回": "times"}
 COUNT_UNITS = set("个家人支件条场项名块次所座处份套批辆台张本篇")

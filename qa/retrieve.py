@@ -10,6 +10,7 @@ import numpy as np
 
 from qa.chunk import Chunk
 from qa.embed import Embedder
+from qa.identity import AREA_WORDS
 from qa.parse import YEAR_RE, to_int
 from qa.store import BulletinIndex
 from qa.tokens import tokenize
@@ -91,8 +92,7 @@ PLACE_WORD_RE = re.compile(r"(?:^|在)\s*((?:(?![的了是在有和与及我你�
 LEADING_NAME_RE = re.compile(r"^\s*((?:(?![的了是在有和与及我你他它哪这那个多少几么谁年])[\u4e00-\u9fff]){2,8})\s*[12][0-9]{3}\s*年")
 NOT_A_PLACE_START = tuple("全本我该各城外省市县州地分人每总区")
 # Words that end like a place but name a kind of area (试点小区, 工业园区) or a reference (区里, 省内).
-NOT_A_PLACE_END = ("小区", "社区", "园区", "景区", "城区", "校区", "片区", "辖区", "郊区", "新区", "街区", "营区", "开发区",
-                   "里", "内", "外", "上", "中")
+NOT_A_PLACE_END = AREA_WORDS + ("里", "内", "外", "上", "中")
 
 
 def question_places(index: BulletinIndex, question: str) -> tuple[list[str], list[str]]:
