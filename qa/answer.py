@@ -62,8 +62,13 @@ SOURCE_CUES = re.compile(r"哪个部门|哪个单位|哪家单位|哪些单位|�
 TARGET_CUES = re.compile(r"目标|预期|计划|拟|安排|打算|定的|定为|定了|确定为|预计|(?<![主需重必只])要[\u4e00-\u9fff]{1,3}(?:多少|几)")
 # "国内生产总值总量" asks for an amount, never for a ratio to GDP.
 AMOUNT_CUES = re.compile(r"总量|总额|总值是|规模|多少钱|多少元|多少亿|多少万亿")
-# A multi-year average ("年均1270多万人") does not answer one year's question unless an average is asked.
-AVERAGE_RE = re.compile(r"年均|平均每年|每年平均")
+# Qualifiers that make a figure a different indicator from the bare one: an average ("年均1270多万人",
+# "人均地区生产总值") or a part of the year ("一季度…增长4.7%", "1-11月"). Such a figure answers a question only
+# when the question says the same qualifier. A qualifier belongs to the figure it precedes: in
+# "城镇新增就业1256万人、城镇调查失业率平均为5.1%" the 平均 is the second figure's, not the first's.
+QUALIFIER_RE = re.compile(r"年均|平均每年|每年平均|人均|户均|日均|平均|[一二三四1-4]季度|前三季度|上半年|下半年|"
+                          r"\d{1,2}\s*[-—–~～至]\s*\d{1,2}\s*月")
+SAME_QUALIFIER = {"平均每年": "年均", "每年平均": "年均"}
 # An indicator is named by a noun phrase that ends like one (失业率, 进出口总额, 单位GDP能耗); other words before
 # 多少 are mostly the asker's verbs ('一年里指导开展了多少场'), which the text words differently.
 INDICATOR_END_RE = re.compile(r"(率|额|值|量|数|比例|比重|指数|能耗|收入|支出|赤字|价格|涨幅|增速)$")
@@ -618,8 +623,9 @@ class Reader:
             adjustment += 0.1 if "%" in units else -0.15
         if AMOUNT_CUES.search(question.text) and units:
             adjustment += -0.15 if all(unit == "%" for unit in units) else 0.05
-        if AVERAGE_RE.search(clause) and not re.search(r"年均|平均", question.text):
-            adjustment -= 0.3  # "2022年城镇新增就业" is not "年均1270多万人"
+        labels = [clause[(figures[i - 1][1] if i else 0):start] for i, (start, *_) in enumerate(figures)]
+        if labels and all(unasked_qualifiers(label, question.text) for label in labels):
+            adjustment -= 0.3  # "2022年城镇新增就业" is not "年均1270多万人", 地区生产总值 not 人均地区生产总值
         for word in question.measured:
             if not _mostly_named_in(word, window):
                 adjustment -= 0.3  # "进出口总额的增长目标" is not answered by "经济增长预期目标为5%左右"
@@ -907,6 +913,21 @@ def names_a_year_or_note(clause: str, figure: tuple) -> bool:
         return True
     yearish = value is not None and float(value).is_integer() and 1900 <= value <= 2100 and "." not in text
     return yearish and (unit == "年" or bool(re.match(r"\s*[-—–~～至到]\s*\d{4}", clause[end:])))
+
+
+def unasked_qualifiers(text: str, question: str) -> list[str]:
+    """Qualifiers in text (人均, 年均, 一季度, 1-11月) that the question does not say; 平均 in a question
+    covers any average."""
+    asked = normalise(question)
+    found = []
+    for match in QUALIFIER_RE.finditer(normalise(text)):
+        word = SAME_QUALIFIER.get(match.group(), match.group())
+        if word in asked or (word in ("年均", "平均") and "平均" in asked):
+            continue
+        if re.search(r"\d", word) and re.search(r"\d{1,2}\s*[-—–~～至]\s*\d{1,2}\s*月", asked):
+            continue
+        found.append(word)
+    return found
 
 
 def _mostly_named_in(term: str, text: str) -> bool:

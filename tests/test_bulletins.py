@@ -144,3 +144,26 @@ def test_a_table_cell_answer_names_row_column_unit_and_quotes_the_row(stat_assis
     assert row.startswith("|") and "13.61" in row and "粮食总产" in row  # the row as printed
     assert any(c.quote.startswith("表2") for c in answer.citations)  # the caption, so 表2's figure is quoted
     assert check_figures(answer.answer, [c.quote for c in answer.citations]) == []
+
+
+@pytest.mark.parametrize("question, expected, not_expected", [
+    # 人均 makes another indicator: the bare question wants the total, in two offices' wording
+    ("西安市2025年地区生产总值是多少？", "13902.67", "105308"),
+    ("郴州市2025年地区生产总值是多少？", "3502.08", "76672"),
+    ("哈密市2025年人均地区生产总值是多少？", "172160", "1162.95"),
+    # a part of the year (一季度, 上半年) is not the year
+    ("和田地区2025年地区生产总值比上年增长多少？", "6.6%", "4.7%"),
+])
+def test_a_qualified_figure_answers_only_a_question_with_that_qualifier(stat_assistant, question, expected, not_expected):
+    answer = stat_assistant.ask(question)
+    assert not answer.abstained and expected in answer.answer and not_expected not in answer.answer, answer.answer
+
+
+def test_qualifiers_a_question_does_not_say():
+    from qa.answer import unasked_qualifiers
+
+    assert unasked_qualifiers("人均地区生产总值", "地区生产总值是多少？") == ["人均"]
+    assert unasked_qualifiers("一季度地区生产总值同比增长", "地区生产总值增长多少？") == ["一季度"]
+    assert unasked_qualifiers("1-11月进出口总值", "进出口总值是多少？") == ["1-11月"]
+    assert unasked_qualifiers("年均1270多万人", "平均每年新增就业多少？") == []
+    assert unasked_qualifiers("人均可支配收入", "居民人均可支配收入是多少？") == []
