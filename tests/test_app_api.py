@@ -24,6 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 import app
 from qa.answer import Answer, Assistant, Citation, Figure, Filters
+from qa.errors import FilterError
+from qa.messages import filter_error_zh
 from qa.settings import default_for
 
 BULLETIN = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
@@ -309,8 +311,13 @@ def test_filters_from_widgets():
     assert app.make_filters("", " ", None, "", "") == Filters()
     assert app.make_filters("上街信息", "8", "2026-01-01", "2026-12-31", "区委社工部") == Filters(
         "上街信息", "8", "2026-01-01", "2026-12-31", "区委社工部")
-    with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        app.make_filters("", "", "2026.1.1", "", "")
+    for bad in ("2026.1.1", "2026-13-45", "2026-02-30"):  # not the pattern; not a month; not a day of the month
+        with pytest.raises(FilterError) as caught:
+            app.make_filters("", "", bad, "", "")
+        assert filter_error_zh(caught.value) == f"起始日期“{bad}”不是有效日期，请写成 YYYY-MM-DD，例如 2026-02-12。"
+    with pytest.raises(FilterError) as caught:
+        app.make_filters("", "", "2026-03-01", "2026-02-01", "")
+    assert "早于起始日期" in filter_error_zh(caught.value)
     place = app.make_filters("", "", "", "", "", "哈密")
     assert place == Filters(place="哈密")
     from qa.chunk import Chunk
