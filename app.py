@@ -330,7 +330,9 @@ def trend_chart(answer: Answer):
     axes.spines[["top", "right"]].set_visible(False)
     axes.grid(axis="y", alpha=0.3)
     if len(order) > 1:
-        axes.legend(fontsize=7, frameon=False, prop={"family": font, "size": 7} if font else {"size": 7})
+        # Above the axes, in one row: inside them it would cover a bar or a point.
+        axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=len(order), borderaxespad=0.2, frameon=False,
+                    prop={"family": font, "size": 7} if font else {"size": 7})
     if font:
         axes.set_ylabel(f"{word}{unit or ''}", fontsize=8, fontfamily=font)
         for label in axes.get_xticklabels() + axes.get_yticklabels():
