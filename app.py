@@ -87,6 +87,7 @@ CSS = """
   background: var(--color-accent-soft); border: 1px solid var(--border-color-accent); }
 .abstain { color: var(--body-text-color); }
 .abstain-mark { font-weight: 600; color: #9a3412; }
+.dark .abstain-mark { color: #fdba74; }
 .filter-chips { display: block; margin-bottom: 6px; font-size: 0.85em; }
 .filter-chip { display: inline-block; padding: 1px 8px; margin-right: 4px; border-radius: 999px;
   background: #e0f2fe; color: #0c4a6e; border: 1px solid #7dd3fc; }
