@@ -376,7 +376,7 @@ class Reader:
             if table is not None:
                 table = replace(table, question=question, seconds=time.perf_counter() - started,
                                 effective_question=effective if effective != cleaned else None)
-                return guard(table)
+                return self._passages_only(guard(table))
         places, unknown = question_places(self.index, effective)
         # Retrieval narrows to the named place; the matching judges what is asked, so the place's names
         # (哈密市, 哈密) are not words to find in the answer ("全市" says it there).
@@ -396,7 +396,14 @@ class Reader:
         answer = self._extract(parsed, hits, query_vector)
         answer = replace(answer, question=question, seconds=time.perf_counter() - started,
                          effective_question=effective if effective != cleaned else None)
-        return guard(answer)
+        return self._passages_only(guard(answer))
+
+    def _passages_only(self, answer: Answer) -> Answer:
+        """The answer without masthead or footer chunks among its related passages (the guard's abstention keeps
+        the answer's citations as related, and a source question cites the masthead)."""
+        chunks, row_of = self.index.chunks, self.index.row_of
+        related = tuple(c for c in answer.related if chunks[row_of[c.chunk_id]].kind not in NOT_RELATED)
+        return answer if len(related) == len(answer.related) else replace(answer, related=related)
 
     def _without_places(self, question: str) -> str:
         """The question without the names of indexed places."""

@@ -35,6 +35,7 @@ REFUSALS = {
     "not_zip": f"这不是有效的 .docx 文件（可能是其他文件改了扩展名），{_RESAVE_DOCX}。",
     "not_word": f"这个压缩文件不是 Word 文档（可能是 Excel 或 PowerPoint 文件改了扩展名），{_RESAVE_DOCX}。",
     "docx_damaged": f".docx 文件已损坏，无法读取，{_RESAVE_DOCX}。",
+    "docx_unreadable": f".docx 文件已损坏，或者不是 Word 文档，{_RESAVE_DOCX}。",
     "docx_no_text": "Word 文件中没有文字（可能只有扫描页的图片），请先做文字识别（OCR），或提供文字版公报。",
     "zip_bomb": f".docx 文件解压后会超过 {{limit}}，或压缩比异常（疑似“压缩炸弹”），因此没有打开；文件可能已损坏或有害，{_RESAVE_DOCX}。",
     "not_pdf": "这不是 PDF 文件（没有 PDF 文件头），请重新导出或下载 PDF。",

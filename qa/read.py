@@ -358,7 +358,7 @@ def _read_docx(data: bytes, name: str) -> str:
                              code="docx_damaged") from None
     except Exception:  # noqa: BLE001 - python-docx and lxml raise many types on damaged files
         raise InputFileError(
-            name, f"the .docx file is damaged or is not a Word document — {_FIX_RESAVE_DOCX}.", code="docx_damaged"
+            name, f"the .docx file is damaged or is not a Word document — {_FIX_RESAVE_DOCX}.", code="docx_unreadable"
         ) from None
     try:
         blocks = _docx_blocks(document)
