@@ -890,13 +890,13 @@ class Assistant:
             return report
 
     def status(self) -> dict:
-        """What the index holds: issues per series, the years its dates span, chunks, model, last update
-        (ISO 8601, UTC)."""
+        """What the index holds: issues per series, the years of publication they span, chunks, model, last
+        update (ISO 8601, UTC)."""
         index = self.index
         issues: dict[str, list[str]] = {}
         for bulletin in index.bulletins.values():
             issues.setdefault(bulletin.series, []).append(bulletin.issue or "?")
-        years = sorted(bulletin.date[:4] for bulletin in index.bulletins.values() if bulletin.date)
+        years = sorted(str(b.year) if b.year else b.date[:4] for b in index.bulletins.values() if b.year or b.date)
         return {
             "years": (years[0], years[-1]) if years else None,
             "issues": {series: sorted(found, key=lambda v: (len(v), v)) for series, found in issues.items()},

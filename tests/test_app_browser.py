@@ -285,9 +285,12 @@ def test_example_question_fills_the_box(page):
 def test_uploaded_issue_is_answered(page, tmp_path):
     issue = tmp_path / "上街信息 第9期.md"
     issue.write_text(ISSUE_9, encoding="utf-8")
+    one_format = r"最近更新 \d{4}-\d{2}-\d{2} \d{2}:\d{2}$"  # at start and after an upload alike
+    assert re.search(one_format, page.inner_text("#status summary").strip()), page.inner_text("#status")
     message = upload(page, issue)
     assert "已添加" in message and "第 9 期" in message, message
     page.wait_for_function(r"/ 2 期 /.test(document.querySelector('#status summary')?.innerText ?? '')")
+    assert re.search(one_format, page.inner_text("#status summary").strip()), page.inner_text("#status")
     page.click("#status summary")  # the issues of each series unfold under the one-line summary
     assert "《上街信息》第 8、9 期" in page.inner_text("#status")
     answer = ask(page, "全区新建社区食堂多少个？")
