@@ -563,9 +563,9 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
             yield (gr.skip(), messages, messages, questions, sources + [None, None], tables + [None, None],
                    gr.skip(), "", *chart(None))
             return
-        chips = filter_chips(filters)
+        chips = filter_chips(filters) + "\n" if not filters.is_empty() else ""
         for step in range(1, STREAM_STEPS):
-            shown = messages + [{"role": "assistant", "content": (chips and chips + "\n") + partial_answer(answer, step)}]
+            shown = messages + [{"role": "assistant", "content": chips + partial_answer(answer, step)}]
             yield gr.skip(), shown, messages, questions, sources, tables, gr.skip(), "", *keep
             time.sleep(STREAM_PAUSE)
         panel = sources_html(assistant, answer)
@@ -605,7 +605,7 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
         finally:
             discard_uploads(paths)
 
-    with gr.Blocks(title="公报问答 Bulletin QA") as demo:
+    with gr.Blocks(title="公报问答") as demo:
         messages = gr.State([])  # what the chat shows, as {"role", "content"} dicts (already escaped)
         questions = gr.State([])  # earlier user questions, raw: the history for follow-ups
         sources = gr.State([])  # per chat message: its sources panel (None for questions)
@@ -618,7 +618,7 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
                                      buttons=[], feedback_options=None, layout="bubble",
                                      placeholder="请提问。答案只摘自已收录的公报原文，并附出处。")
                 with gr.Row():
-                    question = gr.Textbox(placeholder="输入问题，例如：全区社会工作者持证人数是多少？",
+                    question = gr.Textbox(label="问题", placeholder="输入问题，例如：全区社会工作者持证人数是多少？",
                                           show_label=False, elem_id="question", scale=5, max_length=500,
                                           submit_btn=False)
                     send = gr.Button("提问", variant="primary", elem_id="send", scale=1)
@@ -645,7 +645,7 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
                                             elem_id="department")
                     place = gr.Textbox(label=FILTER_LABELS["place"], placeholder="例如 哈密市 或 哈密", elem_id="place")
                     filter_message = gr.HTML("", elem_id="filter-message", js_on_load=None)
-                with gr.Accordion("添加公报 / Add bulletin", open=True):
+                with gr.Accordion("添加公报", open=True):
                     files = gr.File(label=f"公报文件（{'、'.join(s[1:] for s in SUPPORTED_SUFFIXES)}；"
                                           f"一次最多 {MAX_UPLOAD_FILES} 个）",
                                     file_count="multiple", type="filepath", elem_id="upload", height=140)

@@ -225,6 +225,10 @@ def test_gradio_words_are_chinese_whatever_the_browser_language(server, browser,
         assert not re.search(r"Drop|Click|Upload|Déposez|Cliquez", box)
         footer = page.inner_text("footer")
         assert "通过 API 使用" in footer and "Use via API" not in footer
+        page.get_by_text("筛选", exact=True).click()  # the folded filters too
+        words = re.findall(r"[A-Za-z]{3,}", page.inner_text("body"))
+        names = {"fake", "hash", "Gradio", "API", "MCP", "txt", "docx", "pdf", "html", "htm"}  # model, product, types
+        assert set(words) <= names, set(words) - names
 
 
 def rgba(css: str) -> tuple[float, float, float, float]:
