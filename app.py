@@ -13,12 +13,14 @@ import re
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.answer import Answer, Assistant, Citation, Filters, shorten_quote
 from qa.chunk import format_issue, shorten
-from qa.errors import BulletinQAError
+from qa.errors import BulletinQAError, FilterError
+from qa.messages import FIELD_NAMES, filter_error_zh, refusal_zh
 from qa.read import MAX_FILE_BYTES, SUPPORTED_SUFFIXES
 from qa.settings import default_for, given, help_for, is_default_path, parse_day, resolve_path, setting
 from qa.upload import MAX_UPLOAD_FILES
@@ -43,6 +45,18 @@ EXAMPLES = [
     "2021到2024年城镇新增就业分别是多少？",
 ]
 RELATED_HEADING = "相关内容（不是答案）"
+# Gradio's built-in interface words the chat shows, in Chinese (keys of Gradio's frontend dictionary).
+GRADIO_TEXT = {
+    "upload_text.drop_file": "将公报文件拖放到此处", "upload_text.click_to_upload": "点击选择文件", "common.or": "或",
+    "file.uploading": "正在上传…", "common.clear": "清除", "common.remove": "移除", "common.download": "下载",
+    "common.error": "出错了", "common.loading": "加载中", "common.built_with_gradio": "使用 Gradio 构建",
+    "common.settings": "设置", "errors.use_via_api": "通过 API 使用", "errors.use_via_api_or_mcp": "通过 API 或 MCP 使用",
+    "chatbot.clear": "清空对话", "plot.plot": "图表", "dropdown.dropdown": "下拉菜单",
+}
+# The locales Gradio 6's frontend ships a dictionary for (its assets/<locale>-*.js); each gets GRADIO_TEXT.
+GRADIO_LOCALES = ("ar", "ca", "ckb", "de", "en", "es", "et", "eu", "fa", "fi", "fr", "he", "hi", "id", "ja", "ko",
+                  "lt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sv", "ta", "th", "tr", "uk", "ur", "uz", "zh-CN",
+                  "zh-TW")
 MISSING = "缺（公报中没有这一年的数据）"
 CONFLICT = "两期公报说法不同"
 ROLE_WORDS = {"target": "目标", "outcome": "实际"}
@@ -51,7 +65,11 @@ PLAIN_UNITS = ("%", "个百分点", "‰")  # units charted as written, never sc
 SCALES = ((1e12, "万亿"), (1e8, "亿"), (1e4, "万"))
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
              "Microsoft YaHei", "SimHei", "PingFang SC", "Noto Serif CJK SC")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The filter widgets' labels, in the order the chips over an answer show the filters that are set.
+FILTER_LABELS = {"series": "系列", "issue": "期号", "date_from": "起始日期", "date_to": "截止日期", "department": "部门",
+                 "place": "地区"}
+SERIES_SHOWN = 3  # the status line names this many series, then counts the rest
+TIME_FORMAT = "%Y-%m-%d %H:%M"  # every time the chat shows, local
 STREAM_STEPS = 6  # the answer text appears in this many steps before the quotes and citations
 STREAM_PAUSE = 0.03  # seconds between steps
 WORKING = "正在查找… ▍"  # shown while the answer is being looked up; ▍ marks a message still streaming
@@ -67,13 +85,18 @@ _DOMAIN_DOT = re.compile(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z])")
 CSS = """
 .cite-chip { display: inline-block; font-size: 0.85em; padding: 1px 8px; border-radius: 999px;
   background: var(--color-accent-soft); border: 1px solid var(--border-color-accent); }
-.abstain { color: var(--body-text-color-subdued); font-style: italic; }
-.abstain-mark { font-weight: 600; color: #b45309; }
+.abstain { color: var(--body-text-color); }
+.abstain-mark { font-weight: 600; color: #9a3412; }
+.dark .abstain-mark { color: #fdba74; }
+.filter-chips { display: block; margin-bottom: 6px; font-size: 0.85em; }
+.filter-chip { display: inline-block; padding: 1px 8px; margin-right: 4px; border-radius: 999px;
+  background: #e0f2fe; color: #0c4a6e; border: 1px solid #7dd3fc; }
+#status details summary { cursor: pointer; }
 #sources mark { background: #fde68a; color: inherit; padding: 0 1px; }
 #sources .source { margin-bottom: 0.9em; line-height: 1.7; }
 #sources .label { font-size: 0.85em; color: var(--body-text-color-subdued); }
 #sources .not-answer { color: #b45309; font-weight: 600; }
-#upload-message .error { color: #b91c1c; }
+#upload-message .error, #filter-message .error { color: #b91c1c; }
 #upload-message .warning { color: #92400e; }
 #chat table { font-size: 0.92em; }
 #chat table :is(th, td):is(:nth-child(1), :nth-child(3), :nth-child(4)) { white-space: nowrap; }
@@ -129,16 +152,27 @@ def bold_figures(text: str, figures) -> str:
     return "".join(pieces) + esc(text[position:])
 
 
-def render_answer(answer: Answer) -> str:
-    """The chat message for a finished answer: the answer, each quote with its chip; or an abstention."""
+def filter_chips(filters: Filters | None) -> str:
+    """The filters an answer was given under, as chips ('' when none is set)."""
+    if filters is None or filters.is_empty():
+        return ""
+    shown = [(label, getattr(filters, name)) for name, label in FILTER_LABELS.items() if getattr(filters, name)]
+    chips = "".join(f'<span class="filter-chip">{esc(label)}：{esc(value)}</span>' for label, value in shown)
+    return f'<span class="filter-chips">筛选条件 {chips}</span>'
+
+
+def render_answer(answer: Answer, filters: Filters | None = None) -> str:
+    """The chat message for a finished answer: the filters it was given under (as chips), the answer, each quote
+    with its chip; or an abstention."""
+    chips = filter_chips(filters)
     if answer.abstained:
         mark = '<span class="abstain-mark">未找到答案</span>'
-        lines = [f'{mark} <span class="abstain">{esc(answer.answer)}</span>']
+        lines = ([chips] if chips else []) + [f'{mark} <span class="abstain">{esc(answer.answer)}</span>']
         if answer.related:
             lines += ["", f"<strong>{esc(RELATED_HEADING)}</strong>", ""]
             lines += [f"- “{esc(shorten_quote(c.quote))}” {chip(c)}" for c in answer.related]
         return "\n".join(lines)
-    lines = table_lines(answer) if answer.table else [emphasise(answer)]
+    lines = ([chips] if chips else []) + (table_lines(answer) if answer.table else [emphasise(answer)])
     if answer.effective_question:
         lines.append(f'<span class="abstain">（理解为：{esc(answer.effective_question)}）</span>')
     for citation in answer.citations:
@@ -297,7 +331,9 @@ def trend_chart(answer: Answer):
     axes.spines[["top", "right"]].set_visible(False)
     axes.grid(axis="y", alpha=0.3)
     if len(order) > 1:
-        axes.legend(fontsize=7, frameon=False, prop={"family": font, "size": 7} if font else {"size": 7})
+        # Above the axes, in one row: inside them it would cover a bar or a point.
+        axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=len(order), borderaxespad=0.2, frameon=False,
+                    prop={"family": font, "size": 7} if font else {"size": 7})
     if font:
         axes.set_ylabel(f"{word}{unit or ''}", fontsize=8, fontfamily=font)
         for label in axes.get_xticklabels() + axes.get_yticklabels():
@@ -370,12 +406,32 @@ EMPTY_SOURCES = "<p>提问后，这里显示答案出处的完整段落，引用
 
 # ----- status and uploads -----
 def status_html(assistant: Assistant) -> str:
-    """One status line: issues per series, files, chunks, model, last update."""
+    """One short status line (series · issues · years · paragraphs · model · last update); the issues of each
+    series unfold under it."""
     status = assistant.status()
-    series = "；".join(f"《{name}》第 {'、'.join(issues)} 期" for name, issues in status["issues"].items())
-    parts = [f"已收录 {series or '（暂无公报）'}", f"{status['files']} 个文件", f"{status['chunks']} 段",
-             f"模型 {status['model']}", f"最近更新 {status['last_update'] or '—'}"]
-    return f"<p>{esc(' · '.join(parts))}</p>"
+    names = [f"《{name}》" for name in sorted(status["issues"])]
+    series = "".join(names) if len(names) <= SERIES_SHOWN else "".join(names[:SERIES_SHOWN]) + f"等 {len(names)} 个系列"
+    issues = sum(len(found) for found in status["issues"].values())
+    years = status.get("years")
+    span = (f"{years[0]} 年" if years[0] == years[1] else f"{years[0]}–{years[1]} 年") if years else None
+    parts = [f"已收录 {series or '（暂无公报）'}", f"{issues} 期", span, f"{status['chunks']:,} 段",
+             f"模型 {status['model']}", f"最近更新 {show_time(status['last_update'])}"]
+    line = esc(" · ".join(part for part in parts if part))
+    every = "；".join(f"《{name}》第 {'、'.join(found)} 期" for name, found in sorted(status["issues"].items()))
+    if not every:
+        return f"<p>{line}</p>"
+    return f"<details><summary>{line}</summary><p>{esc(every)}</p></details>"
+
+
+def show_time(stamp: str | None) -> str:
+    """An ISO 8601 time from the library as the chat shows every time: local 'YYYY-MM-DD HH:MM'."""
+    if not stamp:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return moment.astimezone().strftime(TIME_FORMAT)
 
 
 def series_choices(assistant: Assistant) -> list[tuple[str, str]]:
@@ -396,8 +452,8 @@ def upload_message(assistant: Assistant, report) -> str:
     """What an upload did, one sentence per file; refusals name the file and the reason."""
     lines = [f"已添加{describe_file(assistant, name)}。" for name in report.files_added]
     lines += [f"已更新{describe_file(assistant, name)}。" for name in report.files_changed]
-    lines += [f'<span class="error">未添加「{esc(name)}」：{esc(reason)}</span>'
-              for name, reason in report.files_refused.items()]
+    lines += [f'<span class="error">未添加「{esc(name)}」：{esc(refusal_zh(report.refusals.get(name)))}</span>'
+              for name in report.files_refused]
     lines += [f'<span class="warning">{esc(identity_warning(warning))}</span>' for warning in report.warnings
               if warning.split(": ", 1)[0] in (*report.files_added, *report.files_changed)]
     if report.files_added or report.files_changed:
@@ -405,9 +461,6 @@ def upload_message(assistant: Assistant, report) -> str:
     else:
         lines.append("索引保持不变。")
     return "<br>".join(lines)
-
-
-FIELD_NAMES = {"series": "系列（刊名）", "issue": "期号", "date": "日期", "publisher": "发布单位", "place": "地区"}
 
 
 def identity_warning(warning: str) -> str:
@@ -449,10 +502,12 @@ def check_upload(paths: list[Path]) -> str | None:
 # ----- filters -----
 def make_filters(series: str | None, issue: str | None, date_from: str | None, date_to: str | None,
                  department: str | None, place: str | None = None) -> Filters:
-    """Filters from the widgets' values (blank means no filter); raises ValueError on a malformed date."""
-    for value in (date_from, date_to):
-        if value and value.strip() and not DATE_RE.match(value.strip()):
-            raise ValueError(f"日期“{value.strip()}”格式不对，请写成 YYYY-MM-DD，例如 2026-02-12。")
+    """Filters from the widgets' values (blank means no filter).
+
+    Raises:
+        FilterError: a date that is not YYYY-MM-DD, or a range that ends before it starts
+            (`qa.messages.filter_error_zh` says it in Chinese).
+    """
     clean = [(v or "").strip() or None for v in (series, issue, date_from, date_to, department, place)]
     return Filters(*clean)
 
@@ -467,8 +522,8 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
         """Answer a question; returns exactly the JSON object `bulletin-qa ask --json` prints."""
         try:
             filters = make_filters(series, issue, date_from, date_to, department, place)
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
+        except FilterError as error:
+            raise gr.Error(filter_error_zh(error)) from None
         return assistant.ask(question, history=[str(h) for h in history or []], filters=filters, k=k).to_json()
 
     def chart(answer: Answer | None) -> tuple:
@@ -480,34 +535,44 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
 
     def respond(question, messages, questions, sources, tables, series, issue, date_from, date_to, department,
                 place):
-        """Chat turn: show the question at once, stream the answer, then its quotes, citations and sources
-        (and, for a trend or comparison, its chart)."""
+        """Chat turn: show the question at once, stream the answer (under chips naming the filters in force), then
+        its quotes, citations and sources (and, for a trend or comparison, its chart). A filter that cannot be
+        used is said under the filters and in the chat, and nothing is looked up."""
         question = (question or "").strip()
         keep = (gr.skip(),) * 3  # the trend box stays as it is until the answer is there
         if not question:
-            yield gr.skip(), messages, messages, questions, sources, tables, gr.skip(), *keep
+            yield gr.skip(), messages, messages, questions, sources, tables, gr.skip(), gr.skip(), *keep
             return
         messages = messages + [{"role": "user", "content": esc_lines(question)}]
         # Clear the box only now: later yields skip it, so typing the next question while this one streams is kept.
         yield ("", messages + [{"role": "assistant", "content": WORKING}], messages, questions, sources, tables,
-               gr.skip(), *keep)
+               gr.skip(), gr.skip(), *keep)
         try:
             filters = make_filters(series, issue, date_from, date_to, department, place)
             answer = assistant.ask(question, history=list(questions), filters=filters, k=k)
-        except (ValueError, BulletinQAError) as error:
-            messages = messages + [{"role": "assistant", "content": esc(f"出错了：{error}")}]
+        except FilterError as error:
+            problem = filter_error_zh(error)
+            note = f'<p class="error">{esc(problem)}</p>'
+            messages = messages + [{"role": "assistant", "content": esc(f"筛选条件有误：{problem}没有查找，请改正后再问。")}]
             yield (gr.skip(), messages, messages, questions, sources + [None, None], tables + [None, None],
-                   gr.skip(), *chart(None))
+                   gr.skip(), note, *chart(None))
             return
+        except BulletinQAError as error:
+            print(f"error: {error}", file=sys.stderr)  # the English detail for whoever runs the server
+            messages = messages + [{"role": "assistant", "content": "出错了，没能回答这个问题，请稍后再试。"}]
+            yield (gr.skip(), messages, messages, questions, sources + [None, None], tables + [None, None],
+                   gr.skip(), "", *chart(None))
+            return
+        chips = filter_chips(filters) + "\n" if not filters.is_empty() else ""
         for step in range(1, STREAM_STEPS):
-            shown = messages + [{"role": "assistant", "content": partial_answer(answer, step)}]
-            yield gr.skip(), shown, messages, questions, sources, tables, gr.skip(), *keep
+            shown = messages + [{"role": "assistant", "content": chips + partial_answer(answer, step)}]
+            yield gr.skip(), shown, messages, questions, sources, tables, gr.skip(), "", *keep
             time.sleep(STREAM_PAUSE)
         panel = sources_html(assistant, answer)
-        messages = messages + [{"role": "assistant", "content": render_answer(answer)}]
+        messages = messages + [{"role": "assistant", "content": render_answer(answer, filters)}]
         table = answer if answer.table else None
         yield (gr.skip(), messages, messages, questions + [question], sources + [None, panel], tables + [None, table],
-               panel, *chart(answer))
+               panel, "", *chart(answer))
 
     def select_message(sources, tables, event: gr.SelectData):
         """Clicking an answer shows its sources (and its chart, or none)."""
@@ -540,7 +605,7 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
         finally:
             discard_uploads(paths)
 
-    with gr.Blocks(title="公报问答 Bulletin QA") as demo:
+    with gr.Blocks(title="公报问答") as demo:
         messages = gr.State([])  # what the chat shows, as {"role", "content"} dicts (already escaped)
         questions = gr.State([])  # earlier user questions, raw: the history for follow-ups
         sources = gr.State([])  # per chat message: its sources panel (None for questions)
@@ -553,7 +618,7 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
                                      buttons=[], feedback_options=None, layout="bubble",
                                      placeholder="请提问。答案只摘自已收录的公报原文，并附出处。")
                 with gr.Row():
-                    question = gr.Textbox(placeholder="输入问题，例如：全区社会工作者持证人数是多少？",
+                    question = gr.Textbox(label="问题", placeholder="输入问题，例如：全区社会工作者持证人数是多少？",
                                           show_label=False, elem_id="question", scale=5, max_length=500,
                                           submit_btn=False)
                     send = gr.Button("提问", variant="primary", elem_id="send", scale=1)
@@ -568,14 +633,19 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
                 panel = gr.HTML(EMPTY_SOURCES, elem_id="sources", js_on_load=None, container=True,
                                 padding=True, max_height=640)
                 with gr.Accordion("筛选", open=False):
-                    series = gr.Dropdown(series_choices(assistant), value="", label="系列", elem_id="series")
-                    issue = gr.Textbox(label="期号", placeholder="例如 8", elem_id="issue")
+                    series = gr.Dropdown(series_choices(assistant), value="", label=FILTER_LABELS["series"],
+                                         elem_id="series")
+                    issue = gr.Textbox(label=FILTER_LABELS["issue"], placeholder="例如 8", elem_id="issue")
                     with gr.Row():
-                        date_from = gr.Textbox(label="起始日期", placeholder="YYYY-MM-DD", elem_id="date-from")
-                        date_to = gr.Textbox(label="截止日期", placeholder="YYYY-MM-DD", elem_id="date-to")
-                    department = gr.Textbox(label="部门", placeholder="例如 区委社工部", elem_id="department")
-                    place = gr.Textbox(label="地区", placeholder="例如 哈密市 或 哈密", elem_id="place")
-                with gr.Accordion("添加公报 / Add bulletin", open=True):
+                        date_from = gr.Textbox(label=FILTER_LABELS["date_from"], placeholder="YYYY-MM-DD",
+                                               elem_id="date-from")
+                        date_to = gr.Textbox(label=FILTER_LABELS["date_to"], placeholder="YYYY-MM-DD",
+                                             elem_id="date-to")
+                    department = gr.Textbox(label=FILTER_LABELS["department"], placeholder="例如 区委社工部",
+                                            elem_id="department")
+                    place = gr.Textbox(label=FILTER_LABELS["place"], placeholder="例如 哈密市 或 哈密", elem_id="place")
+                    filter_message = gr.HTML("", elem_id="filter-message", js_on_load=None)
+                with gr.Accordion("添加公报", open=True):
                     files = gr.File(label=f"公报文件（{'、'.join(s[1:] for s in SUPPORTED_SUFFIXES)}；"
                                           f"一次最多 {MAX_UPLOAD_FILES} 个）",
                                     file_count="multiple", type="filepath", elem_id="upload", height=140)
@@ -586,7 +656,7 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
         trend_outputs = [trend, trend_plot, trend_note]
         ask_inputs = [question, messages, questions, sources, tables, series, issue, date_from, date_to, department,
                       place]
-        ask_outputs = [question, chatbot, messages, questions, sources, tables, panel, *trend_outputs]
+        ask_outputs = [question, chatbot, messages, questions, sources, tables, panel, filter_message, *trend_outputs]
         for trigger in (question.submit, send.click):
             trigger(respond, ask_inputs, ask_outputs, api_visibility="private", concurrency_limit=4)
         chatbot.select(select_message, [sources, tables], [panel, *trend_outputs], api_visibility="private")
@@ -596,6 +666,14 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
         demo.load(refresh, None, [status, series], api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=4)
     return demo
+
+
+def ui_text() -> "gr.I18n":
+    """Gradio's own words (the upload box's 'Drop File Here', 'Click to Upload'…) in Chinese, whatever the browser's
+    language: the frontend picks its built-in dictionary by the browser's locale, so these go into every locale it
+    ships. A flat key such as 'upload_text.drop_file' is looked up before the built-in nested one."""
+    gr = import_gradio()
+    return gr.I18n(**{locale: GRADIO_TEXT for locale in GRADIO_LOCALES})
 
 
 def import_gradio():
@@ -617,7 +695,7 @@ def launch_app(demo: "gr.Blocks", host: str = "127.0.0.1", port: int = 7860, aut
     """Start the server (uploads capped at the library's file size; no extra paths served); returns the URL."""
     demo.queue(default_concurrency_limit=1)
     _, url, _ = demo.launch(server_name=host, server_port=port, auth=auth, max_file_size=MAX_FILE_BYTES,
-                            prevent_thread_lock=True, css=CSS, ssr_mode=False, quiet=True)
+                            prevent_thread_lock=True, css=CSS, ssr_mode=False, quiet=True, i18n=ui_text())
     if block:
         print(f"Bulletin QA chat: {url}", flush=True)
         demo.block_thread()

@@ -98,6 +98,9 @@ SEMANTIC_WEIGHT = 2.0
 SEMANTIC_DEPTH = 10
 SEMANTIC_MARGIN = 0.1  # only candidates this close to the lexical best are reordered
 
+# Chunks that are never offered as related passages: a masthead or footer names the bulletin, it says nothing.
+NOT_RELATED = ("masthead", "footer")
+
 # A clause must cover this share of the question's content (IDF-weighted) to answer; below it we abstain.
 ANSWER_THRESHOLD = 0.45
 
@@ -113,7 +116,7 @@ class Citation:
     date: str | None
     title: str | None
     section: str | None
-    paragraph: int
+    paragraph: int  # 1-based, the N of the label's 第 N 段 (Chunk.paragraph is the 0-based index)
     quote: str
     start: int
     end: int
@@ -378,7 +381,7 @@ class Reader:
             if table is not None:
                 table = replace(table, question=question, seconds=time.perf_counter() - started,
                                 effective_question=effective if effective != cleaned else None)
-                return guard(table)
+                return self._passages_only(guard(table))
         places, unknown = question_places(self.index, effective)
         # Retrieval narrows to the named place; the matching judges what is asked, so the place's names
         # (哈密市, 哈密) are not words to find in the answer ("全市" says it there).
@@ -398,7 +401,14 @@ class Reader:
         answer = self._extract(parsed, hits, query_vector)
         answer = replace(answer, question=question, seconds=time.perf_counter() - started,
                          effective_question=effective if effective != cleaned else None)
-        return guard(answer)
+        return self._passages_only(guard(answer))
+
+    def _passages_only(self, answer: Answer) -> Answer:
+        """The answer without masthead or footer chunks among its related passages (the guard's abstention keeps
+        the answer's citations as related, and a source question cites the masthead)."""
+        chunks, row_of = self.index.chunks, self.index.row_of
+        related = tuple(c for c in answer.related if chunks[row_of[c.chunk_id]].kind not in NOT_RELATED)
+        return answer if len(related) == len(answer.related) else replace(answer, related=related)
 
     def _without_places(self, question: str) -> str:
         """The question without the names of indexed places."""
@@ -490,7 +500,8 @@ class Reader:
                 built = self._build(question, best, candidates)
                 if built is not None:
                     return built
-        related = tuple(self._citation(hit.chunk, hit.chunk.start, hit.chunk.end) for hit in hits[:3])
+        passages = [hit for hit in hits if hit.chunk.kind not in NOT_RELATED][:3]  # a masthead is no passage
+        related = tuple(self._citation(hit.chunk, hit.chunk.start, hit.chunk.end) for hit in passages)
         return Answer(question.text, "公报中未找到能回答这个问题的内容。以下是最接近的段落，仅供参考，不是答案。",
                       True, related=related)
 
@@ -800,7 +811,8 @@ class Reader:
         if paragraph is not None and paragraph != chunk.paragraph:
             label = re.sub(r"第 \d+ 段$", f"第 {paragraph + 1} 段", label)
         return Citation(chunk.chunk_id, chunk.file, chunk.series, chunk.issue, chunk.date, chunk.title,
-                        chunk.section, chunk.paragraph if paragraph is None else paragraph, quote, start, end, label)
+                        chunk.section, (chunk.paragraph if paragraph is None else paragraph) + 1, quote, start, end,
+                        label)
 
 
 class Assistant:
@@ -846,7 +858,7 @@ class Assistant:
         else:
             index = BulletinIndex.load(index_dir, embedder)
         assistant = cls(index, embedder, reranker, index_dir=index_dir, corpus_dir=corpus_dir, today=today)
-        assistant.last_update = index.created
+        assistant.last_update = index.updated
         return assistant
 
     def ask(self, question: str, history: list[str] | None = None, filters: Filters | None = None,
@@ -873,23 +885,26 @@ class Assistant:
             raise BulletinQAError("this assistant was opened without a corpus folder; cannot add files")
         with self._update_lock:
             refused, staged = stage_uploads(paths, self.corpus_dir, self.index)
-            report = UpdateReport(files_refused=refused)
+            report = UpdateReport()
             if staged:
-                index, update = update_index(self.corpus_dir, self.index_dir, self.embedder, progress=progress)
-                update.files_refused = {**refused, **update.files_refused}
-                update.saved_as = staged
-                report = update
+                index, report = update_index(self.corpus_dir, self.index_dir, self.embedder, progress=progress)
+                report.saved_as = staged
                 self._reader = Reader(index, self.embedder, self._reranker)
-                self.last_update = time.strftime("%Y-%m-%d %H:%M:%S")
+                self.last_update = index.updated
+            for name, refusal in refused.items():
+                report.refuse(name, refusal)
             return report
 
     def status(self) -> dict:
-        """What the index holds: issues per series, chunks, model, last update."""
+        """What the index holds: issues per series, the years of publication they span, chunks, model, last
+        update (ISO 8601, UTC)."""
         index = self.index
         issues: dict[str, list[str]] = {}
         for bulletin in index.bulletins.values():
             issues.setdefault(bulletin.series, []).append(bulletin.issue or "?")
+        years = sorted(str(b.year) if b.year else b.date[:4] for b in index.bulletins.values() if b.year or b.date)
         return {
+            "years": (years[0], years[-1]) if years else None,
             "issues": {series: sorted(found, key=lambda v: (len(v), v)) for series, found in issues.items()},
             "files": len(index.bulletins),
             "chunks": len(index.chunks),

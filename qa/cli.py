@@ -324,26 +324,52 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 1 if report.files_refused else 0
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
-    """Answer one question, or one per stdin line."""
-    from qa.answer import Assistant, Filters
+FILTER_FLAGS = {"date_from": "--from", "date_to": "--to"}
 
-    corpus = None if args.no_update else corpus_to_update(args)
-    assistant = Assistant.open(resolve_path(args.index), model=args.model, reranker=args.reranker,
-                               corpus_dir=corpus, progress=not args.json, today=parse_day(args.today))
-    filters = Filters(series=args.series, issue=args.issue, date_from=args.date_from, date_to=args.date_to,
-                      department=args.department)
+
+def ask_filters(args: argparse.Namespace):
+    """The ask filters from the flags; a date that is not YYYY-MM-DD is one clear error naming its flag."""
+    from qa.answer import Filters
+    from qa.errors import FilterError
+
+    try:
+        return Filters(series=args.series, issue=args.issue, date_from=args.date_from, date_to=args.date_to,
+                       department=args.department)
+    except FilterError as error:
+        if error.code == "date_order":
+            raise BulletinQAError(f"--to {error.value} is before --from {args.date_from}; "
+                                  "give a range that ends on or after its start") from None
+        flag = FILTER_FLAGS[error.field]
+        raise BulletinQAError(f"{flag} {error.value!r} is not a valid date; write YYYY-MM-DD, e.g. {flag} 2026-02-12"
+                              ) from None
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer one question, or one per stdin line; no question at all is an error."""
+    from qa.answer import Assistant
+
+    filters = ask_filters(args)  # before the model loads: a bad date fails at once
     questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)
+    assistant = None
+    asked = 0
     for question in questions:
         if args.question is None and not question.strip():
             continue
+        if assistant is None:  # opened at the first question, so empty input fails without loading the model
+            corpus = None if args.no_update else corpus_to_update(args)
+            assistant = Assistant.open(resolve_path(args.index), model=args.model, reranker=args.reranker,
+                                       corpus_dir=corpus, progress=not args.json, today=parse_day(args.today))
         answer = assistant.ask(question, filters=filters, k=args.k)
+        asked += 1
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
             print(answer.to_text(), flush=True)
             if args.question is None:
                 print()
+    if not asked:
+        raise BulletinQAError('no question: give one (bulletin-qa ask "全区社会工作者持证人数是多少？") or pipe one '
+                              "question per line on standard input")
     return 0
 
 

@@ -349,6 +349,10 @@ def write_report(results: list[SetResult], folder: Path, cmrc: dict | None = Non
     return report
 
 
+METRIC_KEYS = ("recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "abstention_recall",
+               "leads_with_figure")
+
+
 def _charts(results: list[SetResult], folder: Path) -> list[Path]:
     """Bar charts of the main metrics by method, one PNG per set."""
     import matplotlib
@@ -356,28 +360,32 @@ def _charts(results: list[SetResult], folder: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = ("recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "abstention_recall",
-            "leads_with_figure")
     written = []
     for name in dict.fromkeys(result.name for result in results):
-        subset = [result for result in results if result.name == name]
-        figure, axes = plt.subplots(figsize=(9, 4))
-        width = 0.8 / len(subset)
-        for offset, result in enumerate(subset):
-            metrics = result.metrics()
-            values = [metrics[key] or 0 for key in keys]
-            positions = [i + offset * width for i in range(len(keys))]
-            axes.bar(positions, values, width, label=result.method)
-        axes.set_xticks([i + width * (len(subset) - 1) / 2 for i in range(len(keys))], keys, rotation=15)
-        axes.set_ylim(0, 1.05)
-        axes.set_title(f"{name}: metrics by retrieval method")
-        axes.legend()
-        figure.tight_layout()
+        figure = metrics_figure(name, [result for result in results if result.name == name])
         path = folder / f"metrics-{name}.png"
         figure.savefig(path, dpi=100)
         plt.close(figure)
         written.append(path)
     return written
+
+
+def metrics_figure(name: str, subset: list[SetResult]):
+    """One set's bar chart: METRIC_KEYS by method, the legend to the right of the axes, never over a bar."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(10, 4), layout="constrained")
+    width = 0.8 / len(subset)
+    for offset, result in enumerate(subset):
+        metrics = result.metrics()
+        values = [metrics[key] or 0 for key in METRIC_KEYS]
+        positions = [i + offset * width for i in range(len(METRIC_KEYS))]
+        axes.bar(positions, values, width, label=result.method)
+    axes.set_xticks([i + width * (len(subset) - 1) / 2 for i in range(len(METRIC_KEYS))], METRIC_KEYS, rotation=15)
+    axes.set_ylim(0, 1.05)
+    axes.set_title(f"{name}: metrics by retrieval method")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False, title="method")
+    return figure
 
 
 def cmrc_corpus(json_path: Path, corpus_dir: Path) -> dict[str, list[dict]]:

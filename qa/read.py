@@ -58,7 +58,8 @@ def read_bulletin_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
         text = _read_html(data, name)
     text = _normalise(text)
     if not text:
-        raise InputFileError(name, "the file contains only whitespace, no text — check that you picked the right file.")
+        raise InputFileError(name, "the file contains only whitespace, no text — check that you picked the right file.",
+                             code="whitespace_only")
     return text
 
 
@@ -76,42 +77,52 @@ def _read_bytes(path: Path, name: str, suffix: str, max_bytes: int) -> bytes:
         info = path.stat()
     except FileNotFoundError:
         raise InputFileError(
-            name, "file not found — check the path and the file name, including its extension."
+            name, "file not found — check the path and the file name, including its extension.", code="not_found"
         ) from None
     except PermissionError:
-        raise InputFileError(name, "permission denied — the file cannot be opened; check its access rights.") from None
+        raise InputFileError(name, "permission denied — the file cannot be opened; check its access rights.",
+                             code="permission") from None
     except (OSError, ValueError) as exc:
-        raise InputFileError(name, f"the file cannot be opened ({_os_reason(exc)}) — check the path.") from None
+        raise InputFileError(name, f"the file cannot be opened ({_os_reason(exc)}) — check the path.",
+                             code="cannot_open") from None
     if stat.S_ISDIR(info.st_mode):
         raise InputFileError(
-            name, f"this is a folder, not a file — give the path of one bulletin file ({_SUPPORTED_LIST}) inside it."
+            name, f"this is a folder, not a file — give the path of one bulletin file ({_SUPPORTED_LIST}) inside it.",
+            code="folder"
         )
     if not stat.S_ISREG(info.st_mode):
         raise InputFileError(
-            name, "this is not a regular file (a device, pipe or socket) — give the path of a saved bulletin file."
+            name, "this is not a regular file (a device, pipe or socket) — give the path of a saved bulletin file.",
+            code="not_regular"
         )
     if suffix not in SUPPORTED_SUFFIXES:
         kind = f"unsupported file type '{suffix}'" if suffix else "the file name has no extension"
         raise InputFileError(
-            name, f"{kind} — supported types are {_SUPPORTED_LIST}; save or export the bulletin as one of these."
+            name, f"{kind} — supported types are {_SUPPORTED_LIST}; save or export the bulletin as one of these.",
+            code="unsupported_type", suffix=suffix
         )
     if info.st_size == 0:
-        raise InputFileError(name, "the file is empty (0 bytes) — check that it was saved or uploaded completely.")
+        raise InputFileError(name, "the file is empty (0 bytes) — check that it was saved or uploaded completely.",
+                             code="empty")
     if info.st_size > max_bytes:
-        raise InputFileError(name, _too_large(info.st_size, max_bytes))
+        raise InputFileError(name, _too_large(info.st_size, max_bytes),
+                             code="too_large", size=_human_size(info.st_size), limit=_human_size(max_bytes))
     try:
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)  # +1: notice a file that grew since stat()
     except PermissionError:
-        raise InputFileError(name, "permission denied — the file cannot be opened; check its access rights.") from None
+        raise InputFileError(name, "permission denied — the file cannot be opened; check its access rights.",
+                             code="permission") from None
     except OSError as exc:
         raise InputFileError(
-            name, f"the file cannot be read ({_os_reason(exc)}) — check the file and try again."
+            name, f"the file cannot be read ({_os_reason(exc)}) — check the file and try again.", code="cannot_read"
         ) from None
     if len(data) > max_bytes:
-        raise InputFileError(name, _too_large(len(data), max_bytes))
+        raise InputFileError(name, _too_large(len(data), max_bytes),
+                             code="too_large", size=_human_size(len(data)), limit=_human_size(max_bytes))
     if not data:
-        raise InputFileError(name, "the file is empty (0 bytes) — check that it was saved or uploaded completely.")
+        raise InputFileError(name, "the file is empty (0 bytes) — check that it was saved or uploaded completely.",
+                             code="empty")
     return data
 
 
@@ -152,14 +163,15 @@ def _decode_text(data: bytes, name: str, declared: str | None = None) -> str:
             return _checked_text(data[len(codecs.BOM_UTF8) :].decode("utf-8"), name)
         except UnicodeDecodeError:
             raise InputFileError(
-                name, f"the file is marked as UTF-8 but contains bytes that are not valid UTF-8 — {_FIX_SAVE_UTF8}."
+                name, f"the file is marked as UTF-8 but contains bytes that are not valid UTF-8 — {_FIX_SAVE_UTF8}.",
+                code="bad_utf8"
             ) from None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return _checked_text(data.decode("utf-16"), name)
         except UnicodeDecodeError:
             raise InputFileError(
-                name, f"the file is marked as UTF-16 but is not valid UTF-16 — {_FIX_SAVE_UTF8}."
+                name, f"the file is marked as UTF-16 but is not valid UTF-16 — {_FIX_SAVE_UTF8}.", code="bad_utf16"
             ) from None
     if b"\x00" in data:
         raise _binary_error(name)
@@ -184,12 +196,12 @@ def _decode_text(data: bytes, name: str, declared: str | None = None) -> str:
         raise InputFileError(
             name,
             f"the file is almost valid UTF-8 but has damaged bytes (the first at byte {almost}) — fix or delete the "
-            f"garbled character there, or get an intact copy, and save it as UTF-8.",
+            f"garbled character there, or get an intact copy, and save it as UTF-8.", code="damaged_utf8", byte=almost
         )
     raise InputFileError(
         name,
         "the text encoding could not be recognised (it is not UTF-8, GB18030/GBK or Big5) — "
-        f"{_FIX_SAVE_UTF8}.",
+        f"{_FIX_SAVE_UTF8}.", code="unknown_encoding"
     )
 
 
@@ -210,7 +222,7 @@ def _binary_error(name: str) -> InputFileError:
     return InputFileError(
         name,
         "the file does not look like text (it contains binary data such as NUL bytes) — if it is a Word or PDF "
-        f"file, give it the right extension (.docx or .pdf); otherwise {_FIX_SAVE_UTF8}.",
+        f"file, give it the right extension (.docx or .pdf); otherwise {_FIX_SAVE_UTF8}.", code="binary"
     )
 
 
@@ -315,13 +327,13 @@ def _read_docx(data: bytes, name: str) -> str:
         raise InputFileError(
             name,
             "this is an old Word .doc file or a password-protected .docx, not a plain .docx — "
-            f"{_FIX_RESAVE_DOCX}, without a password.",
+            f"{_FIX_RESAVE_DOCX}, without a password.", code="old_doc"
         )
     if not data.startswith(b"PK"):
         raise InputFileError(
             name,
             "this is not a valid .docx file (it is not a zip archive; perhaps another file renamed) — "
-            f"{_FIX_RESAVE_DOCX}.",
+            f"{_FIX_RESAVE_DOCX}.", code="not_zip"
         )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -330,7 +342,7 @@ def _read_docx(data: bytes, name: str) -> str:
         raise
     except Exception:  # noqa: BLE001 - zipfile raises many types on damaged archives
         raise InputFileError(
-            name, f"the .docx file is damaged (its zip structure is broken) — {_FIX_RESAVE_DOCX}."
+            name, f"the .docx file is damaged (its zip structure is broken) — {_FIX_RESAVE_DOCX}.", code="docx_damaged"
         ) from None
     try:
         import docx
@@ -340,23 +352,25 @@ def _read_docx(data: bytes, name: str) -> str:
         if "not a Word file" in str(exc):
             raise InputFileError(
                 name, "this zip file is not a Word document (perhaps an Excel or PowerPoint file renamed) — "
-                f"{_FIX_RESAVE_DOCX}."
+                f"{_FIX_RESAVE_DOCX}.", code="not_word"
             ) from None
-        raise InputFileError(name, f"the .docx file is damaged and cannot be read — {_FIX_RESAVE_DOCX}.") from None
+        raise InputFileError(name, f"the .docx file is damaged and cannot be read — {_FIX_RESAVE_DOCX}.",
+                             code="docx_damaged") from None
     except Exception:  # noqa: BLE001 - python-docx and lxml raise many types on damaged files
         raise InputFileError(
-            name, f"the .docx file is damaged or is not a Word document — {_FIX_RESAVE_DOCX}."
+            name, f"the .docx file is damaged or is not a Word document — {_FIX_RESAVE_DOCX}.", code="docx_unreadable"
         ) from None
     try:
         blocks = _docx_blocks(document)
     except Exception:  # noqa: BLE001 - malformed XML surfaces while walking the body
-        raise InputFileError(name, f"the .docx file is damaged and cannot be read — {_FIX_RESAVE_DOCX}.") from None
+        raise InputFileError(name, f"the .docx file is damaged and cannot be read — {_FIX_RESAVE_DOCX}.",
+                             code="docx_damaged") from None
     text = "\n\n".join(blocks)
     if not text.strip():
         raise InputFileError(
             name,
             "the Word file contains no text (perhaps only pictures of a scanned page) — "
-            "run OCR on the scan first, or give the bulletin as text.",
+            "run OCR on the scan first, or give the bulletin as text.", code="docx_no_text"
         )
     return text
 
@@ -370,12 +384,12 @@ def _check_zip_sizes(infos: list[zipfile.ZipInfo], name: str) -> None:
         f"{_FIX_RESAVE_DOCX}."
     )
     if len(infos) > MAX_DOCX_MEMBERS:
-        raise InputFileError(name, bomb)
+        raise InputFileError(name, bomb, code="zip_bomb", limit=_human_size(MAX_DOCX_UNPACKED_BYTES))
     if sum(info.file_size for info in infos) > MAX_DOCX_UNPACKED_BYTES:
-        raise InputFileError(name, bomb)
+        raise InputFileError(name, bomb, code="zip_bomb", limit=_human_size(MAX_DOCX_UNPACKED_BYTES))
     for info in infos:
         if info.file_size > DOCX_RATIO_MIN_BYTES and info.file_size > MAX_DOCX_RATIO * max(info.compress_size, 1):
-            raise InputFileError(name, bomb)
+            raise InputFileError(name, bomb, code="zip_bomb", limit=_human_size(MAX_DOCX_UNPACKED_BYTES))
 
 
 def _docx_blocks(document: Document) -> list[str]:
@@ -435,13 +449,14 @@ def _read_pdf(data: bytes, name: str) -> str:
     from pypdf.errors import DependencyError, FileNotDecryptedError
 
     if b"%PDF-" not in data[:1024]:
-        raise InputFileError(name, "this is not a PDF file (it has no PDF header) — export or download the PDF again.")
+        raise InputFileError(name, "this is not a PDF file (it has no PDF header) — export or download the PDF again.",
+                             code="not_pdf")
     damaged = "the PDF file is damaged and cannot be read — export or download it again."
     if b"%%EOF" not in data:  # pypdf can half-repair a cut-off file; we'd silently lose pages
         raise InputFileError(
             name,
             "the PDF file is incomplete (its end is missing, e.g. an interrupted download) — "
-            "download or export it again.",
+            "download or export it again.", code="pdf_incomplete"
         )
     encrypted = (
         "the PDF is password-protected (encrypted) — open it with its password and save or print an unprotected "
@@ -450,28 +465,28 @@ def _read_pdf(data: bytes, name: str) -> str:
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):  # an empty user password opens owner-only locks
-            raise InputFileError(name, encrypted)
+            raise InputFileError(name, encrypted, code="pdf_encrypted")
         pages = [page.extract_text() or "" for page in reader.pages]
     except InputFileError:
         raise
     except FileNotDecryptedError:
-        raise InputFileError(name, encrypted) from None
+        raise InputFileError(name, encrypted, code="pdf_encrypted") from None
     except DependencyError:  # AES needs pypdf's optional crypto package
         raise InputFileError(
             name,
             "the PDF is encrypted with AES, which this installation cannot open (pip install 'pypdf[crypto]') — "
-            "or save or print an unprotected copy of it and try again.",
+            "or save or print an unprotected copy of it and try again.", code="pdf_aes"
         ) from None
     except Exception:  # noqa: BLE001 - pypdf raises many types on damaged files
-        raise InputFileError(name, damaged) from None
+        raise InputFileError(name, damaged, code="pdf_damaged") from None
     if not pages:
-        raise InputFileError(name, "the PDF has no pages — export or download it again.")
+        raise InputFileError(name, "the PDF has no pages — export or download it again.", code="pdf_no_pages")
     letters = sum(1 for page in pages for ch in page if ch.isalpha())
     if letters < 3 * len(pages):
         raise InputFileError(
             name,
             "the PDF has no text layer (it looks like a scanned image) — it needs OCR first: run it through an OCR "
-            "tool (e.g. ocrmypdf) and use the result.",
+            "tool (e.g. ocrmypdf) and use the result.", code="pdf_scanned"
         )
     text = "\n\n".join(_unwrap_lines(pages))
     sample = [ch for ch in text[:_SAMPLE_CHARS] if not ch.isspace()]
@@ -479,7 +494,7 @@ def _read_pdf(data: bytes, name: str) -> str:
         raise InputFileError(
             name,
             "the PDF's text layer cannot be decoded (its fonts lack a Unicode mapping) — it needs OCR first: run it "
-            "through an OCR tool (e.g. ocrmypdf) and use the result.",
+            "through an OCR tool (e.g. ocrmypdf) and use the result.", code="pdf_no_unicode"
         )
     return text
 
@@ -565,14 +580,15 @@ def _read_html(data: bytes, name: str) -> str:
         blocks = _html_blocks(soup)
     except Exception:  # noqa: BLE001 - the parsers raise many types on hostile markup
         raise InputFileError(
-            name, "the HTML page could not be parsed — save the page again, or save its text as .txt."
+            name, "the HTML page could not be parsed — save the page again, or save its text as .txt.",
+            code="html_unparseable"
         ) from None
     text = "\n\n".join(blocks)
     if not text.strip():
         raise InputFileError(
             name,
             "the HTML page has no visible text (it may be filled in by JavaScript) — open it in a browser and save "
-            "the text as .txt instead.",
+            "the text as .txt instead.", code="html_no_text"
         )
     return text
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from qa.chunk import Chunk
 from qa.embed import Embedder
+from qa.errors import FilterError
 from qa.identity import AREA_WORDS
 from qa.parse import YEAR_RE, to_int
 from qa.store import BulletinIndex
@@ -24,6 +25,20 @@ CANDIDATES = 50  # how deep each retriever's list goes before fusion
 METHODS = ("hybrid", "bm25", "dense")
 
 
+DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _is_day(value: str) -> bool:
+    """Whether value is a real calendar day written YYYY-MM-DD (2026-02-30 is not)."""
+    if not DAY_RE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Filters:
     """Restrict retrieval to some bulletins. Empty fields do not filter."""
@@ -34,6 +49,19 @@ class Filters:
     date_to: str | None = None
     department: str | None = None
     place: str | None = None  # a place a bulletin speaks for (哈密市), or one of its names (哈密)
+
+    def __post_init__(self) -> None:
+        """Refuse a date that is not a real YYYY-MM-DD day, and a range that ends before it starts: a filter
+        that can match nothing must say so, not answer 未找到 in silence."""
+        for name in ("date_from", "date_to"):
+            value = getattr(self, name)
+            if value and not _is_day(value):
+                which = "start" if name == "date_from" else "end"
+                raise FilterError(name, value, "not_a_date",
+                                  f"the {which} date {value!r} is not a valid date; write YYYY-MM-DD, e.g. 2026-02-12")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise FilterError("date_to", self.date_to, "date_order",
+                              f"the end date {self.date_to} is before the start date {self.date_from}")
 
     def admits(self, chunk: Chunk) -> bool:
         """True when the chunk passes every filter that is set."""

@@ -40,7 +40,7 @@ from qa.bm25 import build_bm25, concat, count_terms, load_counts, save_counts, s
 from qa.bm25 import scores as bm25_scores
 from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
 from qa.embed import Embedder
-from qa.errors import CorpusMismatchError, IndexMismatchError, IndexMissingError, InputFileError
+from qa.errors import CorpusMismatchError, IndexMismatchError, IndexMissingError, InputFileError, Refusal
 from qa.facts import FACTS_VERSION
 from qa.parse import PARSER_VERSION, YEAR_RE, Article, Bulletin, Item, Paragraph, Part, parse_bulletin, to_int
 from qa.tables import Table
@@ -60,12 +60,18 @@ class UpdateReport:
     files_changed: list[str] = field(default_factory=list)
     files_removed: list[str] = field(default_factory=list)
     files_unchanged: list[str] = field(default_factory=list)
-    files_refused: dict[str, str] = field(default_factory=dict)  # file → reason
+    files_refused: dict[str, str] = field(default_factory=dict)  # file → reason (English; set through `refuse`)
+    refusals: dict[str, Refusal] = field(default_factory=dict)  # file → the reason's code and params, for the chat
     saved_as: dict[str, str] = field(default_factory=dict)  # uploaded name → name in the corpus folder
     warnings: list[str] = field(default_factory=list)
     chunks_embedded: int = 0
     chunks_total: int = 0
     seconds: float = 0.0
+
+    def refuse(self, name: str, refusal: Refusal) -> None:
+        """Record that a file was not indexed, and why."""
+        self.files_refused[name] = refusal.reason
+        self.refusals[name] = refusal
 
     def as_json(self) -> dict:
         """Counts and file lists as one JSON-ready object."""
@@ -201,7 +207,8 @@ class BulletinIndex:
         self.bulletins = bulletins
         self.file_hashes = file_hashes
         self.model = model
-        self.created = created or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        self.updated = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")  # ISO 8601, UTC, like created
+        self.created = created or self.updated
         self.dense = build_dense_index(np.ascontiguousarray(vectors, dtype=np.float32), model["dimension"])
         self.bm25 = bm25 if bm25 is not None else _build_bm25(chunks)
         self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
@@ -387,7 +394,7 @@ class BulletinIndex:
             "counts": {"files": len(self.bulletins), "chunks": len(self.chunks), "facts": len(self.facts()),
                        "series": series},
             "created": self.created,
-            "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "updated": self.updated,
         }
 
     # ----- writing -----
@@ -462,6 +469,7 @@ class BulletinIndex:
         index.file_hashes = manifest["files"]
         index.model = manifest["model"]
         index.created = manifest["created"]
+        index.updated = manifest.get("updated", manifest["created"])
         index.corpus_dir = Path(manifest["corpus"]["path"]) if manifest.get("corpus") else None
         index.dense = faiss.read_index(str(folder / "dense.faiss"))
         if isinstance(index.dense, faiss.IndexIVF):
@@ -831,12 +839,13 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
             # An oversized file is refused by the reader below before a byte of it is read: do not hash it either.
             raw_hash = _file_bytes_hash(path) if path.stat().st_size <= MAX_FILE_BYTES else None
         except OSError as error:
-            report.files_refused[name] = f"cannot read: {error.strerror}"
+            report.refuse(name, Refusal("cannot_read", f"cannot read: {error.strerror}"))
             continue
         if previous and previous["bytes_sha256"] == raw_hash and old is not None:
             duplicate_of = seen_text.get(previous["text_sha256"])
             if duplicate_of:
-                report.files_refused[name] = f"same text as {duplicate_of}; not added twice"
+                report.refuse(name, Refusal("duplicate", f"same text as {duplicate_of}; not added twice",
+                                            {"of": duplicate_of}))
                 continue
             bulletins[name] = old.bulletins[name]
             file_hashes[name] = previous
@@ -848,13 +857,14 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
             text = read_bulletin_file(path)
             text_hash = content_hash(text)
             if text_hash in seen_text:
-                raise InputFileError(name, f"same text as {seen_text[text_hash]}; not added twice")
+                raise InputFileError(name, f"same text as {seen_text[text_hash]}; not added twice", code="duplicate",
+                                     of=seen_text[text_hash])
             bulletin = parse_bulletin(text, name)
             chunks = chunk_bulletin(bulletin, text_hash)
             if not chunks:
-                raise InputFileError(name, "no text to index after parsing")
+                raise InputFileError(name, "no text to index after parsing", code="no_chunks")
         except InputFileError as error:
-            report.files_refused[name] = error.reason
+            report.refuse(name, error.refusal)
             if previous and old is not None and name in old.bulletins:
                 # Keep the version that was indexed before: a bad edit must not lose the old text.
                 bulletins[name] = old.bulletins[name]

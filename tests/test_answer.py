@@ -260,3 +260,26 @@ def test_add_files_updates_and_refuses(tmp_path):
     assert assistant.status()["issues"] == {"上街信息": ["8", "9"]}
     assert sanitise_name("../../etc/passwd") == "passwd"
     assert sanitise_name("-rf .md") == "rf.md"
+
+
+def test_paragraph_is_the_number_the_label_shows(assistant):
+    """`paragraph` in a citation is 1-based: the N of its label's 第 N 段, the chunk's 0-based index plus one."""
+    answer = assistant.ask("全区社会工作者持证人数是多少？")
+    for citation in answer.citations:
+        assert citation.label.endswith(f"第 {citation.paragraph} 段"), citation
+        chunk = assistant.index.chunks[assistant.index.row_of[citation.chunk_id]]
+        assert citation.paragraph == chunk.paragraph + 1
+        assert citation.to_json()["paragraph"] == citation.paragraph
+    assert answer.citations[0].paragraph == 7  # the seed issue's 一是建强骨干队伍 paragraph, 第 7 段
+
+
+@pytest.mark.parametrize("question", [
+    "中共上街区委办公室 2026 年 2 月 12 日 第 8 期 有多少充电桩",  # retrieval's best hit is the masthead
+    "上街信息第8期是中共上街区委办公室编印的吗？充电桩多少个",  # the guard's abstention would keep a masthead citation
+    "上街信息 责任编辑 柴亚文 几个",  # the footer
+])
+def test_mastheads_and_footers_are_never_related_passages(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.abstained
+    kinds = [assistant.index.chunks[assistant.index.row_of[c.chunk_id]].kind for c in answer.related]
+    assert all(kind in ("body", "row") for kind in kinds), kinds

@@ -7,14 +7,17 @@ questions as text, never as HTML.
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 import os
 import shutil
 import socket
 import subprocess
 import sys
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 import app
 from qa.answer import Answer, Assistant, Citation, Figure, Filters
+from qa.errors import FilterError
+from qa.messages import filter_error_zh
 from qa.settings import default_for
 
 BULLETIN = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
@@ -309,8 +314,13 @@ def test_filters_from_widgets():
     assert app.make_filters("", " ", None, "", "") == Filters()
     assert app.make_filters("上街信息", "8", "2026-01-01", "2026-12-31", "区委社工部") == Filters(
         "上街信息", "8", "2026-01-01", "2026-12-31", "区委社工部")
-    with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        app.make_filters("", "", "2026.1.1", "", "")
+    for bad in ("2026.1.1", "2026-13-45", "2026-02-30"):  # not the pattern; not a month; not a day of the month
+        with pytest.raises(FilterError) as caught:
+            app.make_filters("", "", bad, "", "")
+        assert filter_error_zh(caught.value) == f"起始日期“{bad}”不是有效日期，请写成 YYYY-MM-DD，例如 2026-02-12。"
+    with pytest.raises(FilterError) as caught:
+        app.make_filters("", "", "2026-03-01", "2026-02-01", "")
+    assert "早于起始日期" in filter_error_zh(caught.value)
     place = app.make_filters("", "", "", "", "", "哈密")
     assert place == Filters(place="哈密")
     from qa.chunk import Chunk
@@ -337,3 +347,27 @@ def test_help_shows_an_example():
     shown = subprocess.run([sys.executable, str(ROOT / "app.py"), "--help"], capture_output=True, text=True,
                            cwd=ROOT, timeout=60, check=True).stdout
     assert "example:" in shown and "python app.py --port 7860" in shown and "BULLETIN_QA_MODEL" in shown
+
+
+def test_status_is_one_summary_line_and_times_have_one_format(served):
+    _, assistant, _, _ = served
+    status = assistant.status()
+    assert status["years"] == ("2026", "2026")
+    summary = html.unescape(app.status_html(assistant)).split("<summary>")[1].split("</summary>")[0]
+    assert re.fullmatch(r"已收录 《上街信息》 · \d+ 期 · 2026 年 · [\d,]+ 段 · 模型 fake-hash · "
+                        r"最近更新 \d{4}-\d{2}-\d{2} \d{2}:\d{2}", summary), summary
+    assert "《上街信息》第 8" in app.status_html(assistant)  # the issues, folded under the summary
+    # The library keeps ISO 8601 in UTC; the chat shows local time in one format whatever the stamp's zone.
+    assert datetime.fromisoformat(status["last_update"]).utcoffset() == timedelta(0)
+    shown = {app.show_time("2026-11-30T11:05:45+00:00"), app.show_time("2026-11-30T19:05:45+08:00")}
+    assert len(shown) == 1 and re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", shown.pop())
+    assert app.show_time(None) == "—"
+
+
+def test_filter_chips_name_each_filter_set():
+    assert app.filter_chips(Filters()) == "" and app.filter_chips(None) == ""
+    chips = app.filter_chips(Filters(issue="7", date_from="2026-02-01", place="<b>哈密</b>"))
+    assert re.findall(r'<span class="filter-chip">(.*?)</span>', chips) == [
+        "期号：7", "起始日期：2026-02-01", "地区：" + app.esc("<b>哈密</b>")]  # typed text shown, never run
+    answer = Answer("q", "公报中未找到能回答这个问题的内容。", True)
+    assert app.render_answer(answer, Filters(issue="7")).startswith(app.filter_chips(Filters(issue="7")))

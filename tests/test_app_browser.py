@@ -7,6 +7,7 @@ Set BULLETIN_QA_UPDATE_SCREENSHOT=1 to refresh docs/screenshot-chat.png and docs
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,9 +106,10 @@ def trend_page(trend_server, browser):
 
 
 @contextmanager
-def open_page(browser, url: str):
-    """A fresh page on the chat at url, loaded; fails on any uncaught page error; always closed."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+def open_page(browser, url: str, locale: str = "zh-CN"):
+    """A fresh page on the chat at url in a browser set to locale, loaded; fails on any uncaught page error;
+    always closed."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -179,15 +181,102 @@ def test_follow_up_and_abstention(page):
     assert "相关内容（不是答案）" in page.inner_text("#sources")
 
 
-def test_filters_restrict_the_answer(page):
+def chips(page) -> list[str]:
+    """The filter chips over the last answer."""
+    return page.locator("#chat [data-testid=bot]").last.locator(".filter-chip").all_inner_texts()
+
+
+def test_filters_restrict_the_answer_and_show_as_chips(page):
+    assert "434" in ask(page, "全区社会工作者持证人数是多少？")
+    assert chips(page) == []  # no filter, no chip
     page.get_by_text("筛选", exact=True).click()
     page.fill("#issue textarea", "7")
-    assert "公报中未找到" in ask(page, "全区社会工作者持证人数是多少？")  # there is no issue 7
+    assert "公报中未找到" in ask(page, "全区社会工作者持证人数是多少？")  # there is no issue 7 …
+    assert chips(page) == ["期号：7"]  # … and the answer says which filter made it so
     page.fill("#issue textarea", "")
-    page.fill("#date-from textarea", "2026/02/01")
-    assert "YYYY-MM-DD" in ask(page, "全区社会工作者持证人数是多少？")
     page.fill("#date-from textarea", "2026-02-01")
+    page.fill("#date-to textarea", "2026-02-28")
     assert "434" in ask(page, "全区社会工作者持证人数是多少？")
+    assert chips(page) == ["起始日期：2026-02-01", "截止日期：2026-02-28"]
+    assert page.inner_text("#filter-message").strip() == ""
+
+
+@pytest.mark.parametrize("bad", ["2026-13-45", "2026/02/01"])
+def test_an_invalid_date_is_said_where_it_was_typed_and_in_the_chat(page, bad):
+    page.get_by_text("筛选", exact=True).click()
+    page.fill("#date-from textarea", bad)
+    answer = ask(page, "全区社会工作者持证人数是多少？")
+    expected = f"起始日期“{bad}”不是有效日期，请写成 YYYY-MM-DD，例如 2026-02-12。"
+    assert expected in answer and "未找到答案" not in answer and "434" not in answer  # no silent 未找到
+    message = page.locator("#filter-message")
+    assert message.inner_text().strip() == expected and message.is_visible()
+    assert message.locator(".error").count() == 1
+    page.fill("#date-from textarea", "2026-02-01")  # corrected: answered, and the message goes
+    assert "434" in ask(page, "全区社会工作者持证人数是多少？")
+    page.wait_for_function("(document.querySelector('#filter-message')?.innerText ?? 'x').trim() === ''")
+
+
+@pytest.mark.parametrize("locale", ["en-US", "fr-FR", "zh-CN"])
+def test_gradio_words_are_chinese_whatever_the_browser_language(server, browser, locale):
+    """The upload box's own words come from Gradio's dictionary for the browser's language; the chat sets them."""
+    with open_page(browser, server, locale=locale) as page:
+        box = page.inner_text("#upload")
+        assert "将公报文件拖放到此处" in box and "点击选择文件" in box, box
+        assert not re.search(r"Drop|Click|Upload|Déposez|Cliquez", box)
+        footer = page.inner_text("footer")
+        assert "通过 API 使用" in footer and "Use via API" not in footer
+        page.get_by_text("筛选", exact=True).click()  # the folded filters too
+        words = re.findall(r"[A-Za-z]{3,}", page.inner_text("body"))
+        names = {"fake", "hash", "Gradio", "API", "MCP", "txt", "docx", "pdf", "html", "htm"}  # model, product, types
+        assert set(words) <= names, set(words) - names
+
+
+def rgba(css: str) -> tuple[float, float, float, float]:
+    """A computed CSS colour ('rgb(…)', 'rgba(…)' or 'color(srgb …)') as 0–1 channels and alpha."""
+    numbers = [float(n) for n in re.findall(r"[\d.]+", css.split("(", 1)[1])]
+    if css.startswith("color("):
+        r, g, b, *a = numbers
+        return r, g, b, a[0] if a else 1.0
+    r, g, b, *a = numbers
+    return r / 255, g / 255, b / 255, a[0] if a else 1.0
+
+
+def over(top: tuple, below: tuple) -> tuple:
+    """Colour top (with its alpha) painted over an opaque colour below."""
+    alpha = top[3]
+    return tuple(alpha * t + (1 - alpha) * b for t, b in zip(top[:3], below[:3])) + (1.0,)
+
+
+def luminance(colour: tuple) -> float:
+    """WCAG 2 relative luminance of an sRGB colour."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in colour[:3]]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(page, selector: str) -> float:
+    """The WCAG contrast ratio of the element's text against what is painted behind it, from the page's computed
+    styles: the background colours of it and its ancestors, composited from the page's white canvas up."""
+    styles = page.locator(selector).last.evaluate("""element => {
+        const layers = [];
+        for (let node = element; node; node = node.parentElement) layers.push(getComputedStyle(node).backgroundColor);
+        return {color: getComputedStyle(element).color, layers, opacity: getComputedStyle(element).opacity};
+    }""")
+    assert float(styles["opacity"]) == 1.0
+    behind = (1.0, 1.0, 1.0, 1.0)
+    for layer in reversed(styles["layers"]):
+        behind = over(rgba(layer), behind)
+    text = over(rgba(styles["color"]), behind)
+    light, dark = sorted((luminance(text), luminance(behind)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_abstention_notice_is_readable(page):
+    ask(page, "全区建成多少个充电桩？")
+    for part in (".abstain", ".abstain-mark"):  # the sentence and its 未找到答案 mark
+        selector = f"#chat [data-testid=bot] {part}"
+        ratio = contrast(page, selector)
+        assert ratio >= 4.5, (part, ratio)  # WCAG 2 AA for normal text
+        assert page.locator(selector).last.evaluate("e => getComputedStyle(e).fontStyle") == "normal"
 
 
 def test_example_question_fills_the_box(page):
@@ -200,9 +289,14 @@ def test_example_question_fills_the_box(page):
 def test_uploaded_issue_is_answered(page, tmp_path):
     issue = tmp_path / "上街信息 第9期.md"
     issue.write_text(ISSUE_9, encoding="utf-8")
+    one_format = r"最近更新 \d{4}-\d{2}-\d{2} \d{2}:\d{2}$"  # at start and after an upload alike
+    assert re.search(one_format, page.inner_text("#status summary").strip()), page.inner_text("#status")
     message = upload(page, issue)
     assert "已添加" in message and "第 9 期" in message, message
-    page.wait_for_function(r"/第 8、9(、|\s*期)/.test(document.querySelector('#status')?.innerText ?? '')")
+    page.wait_for_function(r"/ 2 期 /.test(document.querySelector('#status summary')?.innerText ?? '')")
+    assert re.search(one_format, page.inner_text("#status summary").strip()), page.inner_text("#status")
+    page.click("#status summary")  # the issues of each series unfold under the one-line summary
+    assert "《上街信息》第 8、9 期" in page.inner_text("#status")
     answer = ask(page, "全区新建社区食堂多少个？")
     assert "17" in answer and "第 9 期" in answer
 
@@ -213,9 +307,11 @@ def test_bad_files_are_refused_with_their_names(page, tmp_path):
     empty.write_bytes(b"")
     program.write_bytes(b"MZ\x90\x00\x03\x00\x00\x00")
     message = upload(page, empty, program)
-    assert "未添加「empty.txt」" in message and "empty" in message.split("「empty.txt」")[1]
-    assert "未添加「tool.exe」" in message and "unsupported file type" in message
+    assert "未添加「empty.txt」：文件是空的（0 字节），请确认文件已完整保存或上传。" in message
+    assert "未添加「tool.exe」：不支持的文件类型“.exe”" in message
     assert "索引保持不变" in message
+    reasons = "".join(line.split("」：", 1)[1] for line in message.splitlines() if "」：" in line)
+    assert not re.search(r"[A-Za-z]{3,}", re.sub(r"\.[a-z]{2,4}\b", "", reasons)), reasons  # Chinese, file types aside
     assert page.inner_text("#status") == status
 
 

@@ -376,3 +376,28 @@ def test_cmrc_external_check_hybrid_with_real_model(converted_model_dir, tmp_pat
                             model=str(converted_model_dir), methods=("hybrid",), progress=False)
     for key, value in {"paragraph_recall@1": 0.975, "paragraph_recall@5": 0.996, "mrr@10": 0.985}.items():
         assert results["hybrid"][key] >= value - TOLERANCE, (key, results)
+
+
+def test_report_chart_legend_covers_no_bar():
+    """The report's PNG: the legend sits beside the axes, so no bar of any method hides under it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from types import SimpleNamespace
+
+    from qa.evaluate import METRIC_KEYS, metrics_figure
+
+    methods = ("hybrid", "bm25", "dense", "baseline")
+    subset = [SimpleNamespace(method=method, metrics=lambda n=n: {key: 1.0 - 0.1 * n for key in METRIC_KEYS})
+              for n, method in enumerate(methods)]  # high bars: where a legend inside the axes would sit
+    figure = metrics_figure("demo", subset)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    axes = figure.axes[0]
+    legend = axes.get_legend().get_window_extent(renderer)
+    bars = [patch.get_window_extent(renderer) for patch in axes.patches]
+    assert len(bars) == len(methods) * len(METRIC_KEYS)
+    assert not any(bar.overlaps(legend) for bar in bars)
+    assert not legend.overlaps(axes.get_window_extent(renderer))
+    whole = figure.bbox
+    assert whole.x0 <= legend.x0 and legend.x1 <= whole.x1  # and it is inside the picture, not cut off

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import tempfile
 import unicodedata
 import zipfile
@@ -382,3 +383,28 @@ def test_random_text_is_read_back_or_refused(text: str, encoding: str) -> None:
         if encoding != "gb18030":  # UTF-8 and UTF-16 are never guessed: every word comes back unchanged
             words = [w for w in text.split() if not any(unicodedata.category(c).startswith("C") for c in w)]
             assert all(word in result for word in words)
+
+
+def test_every_refusal_the_library_raises_has_a_chinese_sentence():
+    """Each InputFileError and Refusal in qa/ names a code that qa.messages.REFUSALS words in Chinese, so the chat
+    never shows the English reason (nor a generic sentence for a reason it could have named)."""
+    import ast
+
+    from qa.messages import REFUSALS
+
+    found = {}
+    for path in (Path(__file__).resolve().parents[1] / "qa").glob("*.py"):
+        if path.name == "errors.py":  # where the types are defined, not raised
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("InputFileError", "Refusal"):
+                code = next((k.value for k in node.keywords if k.arg == "code"), None)
+                if node.func.id == "Refusal" and node.args:
+                    code = node.args[0]
+                assert isinstance(code, ast.Constant), f"{path.name}:{node.lineno}: refusal without a literal code"
+                found[f"{path.name}:{node.lineno}"] = code.value
+    assert len(found) >= 40
+    assert not {where: code for where, code in found.items() if code not in REFUSALS}
+    assert all(not re.search(r"[A-Za-z]{3,}", re.sub(r"\.[a-z]{2,4}\b|\{\w+\}|UTF-8|UTF-16|GB18030|GBK|Big5|Word|PDF|"
+                                                     r"JavaScript|OCR|ocrmypdf|CSV|WPS|PowerPoint|Excel|AES|Unicode",
+                                                     "", sentence)) for sentence in REFUSALS.values())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import html
 import http.client
 import importlib.util
 import io
@@ -41,6 +42,7 @@ if str(ROOT) not in sys.path:
 
 from qa import cli
 from qa.answer import Assistant, check_figures
+from qa.messages import UNKNOWN_REFUSAL, refusal_zh
 from qa.embed import HashEmbedder
 from qa.read import MAX_FILE_BYTES, read_bulletin_file
 from qa.store import CURRENT_FILE, BulletinIndex, update_index
@@ -170,6 +172,23 @@ REFUSED = {  # case → (make the file, what the reason must say)
 }
 
 
+# case → what the chat says instead (from the refusal's code, `qa.messages.REFUSALS`): Chinese, no English word.
+REFUSED_ZH = {
+    "empty": "文件是空的（0 字节）",
+    "whitespace-only": "文件里只有空白，没有文字",
+    "binary-renamed-txt": "文件看起来不是文本（含有二进制数据）",
+    "200MB-text": "文件太大（200 MB，上限 20 MB）",
+    "truncated-pdf": "PDF 文件不完整",
+    "encrypted-pdf": "PDF 有密码保护",
+    "pdf-without-text-layer": "PDF 没有文字层",
+    "docx-zip-bomb": "压缩炸弹",
+    "docx-not-a-zip": "这不是有效的 .docx 文件",
+    "docx-zip-without-word": "不是 Word 文档",
+    "same-issue-other-name": f"与已收录的「{BASE_REPORT}」内容相同，不重复添加",
+    "same-issue-reencoded": f"与已收录的「{BASE_REPORT}」内容相同，不重复添加",
+}
+
+
 def make(case_maker, folder: Path, reports) -> Path:
     made = case_maker(folder, reports)
     return Path(made)
@@ -227,6 +246,9 @@ def test_bad_upload_is_refused_and_nothing_reaches_corpus_or_index(case, state, 
     assert not report.files_added and not report.saved_as
     message = app.upload_message(assistant, report)  # what the chat shows
     assert f"未添加「{app.esc(path.name)}」：" in message and "索引保持不变" in message
+    assert app.esc(REFUSED_ZH[case]) in message, message
+    shown = html.unescape(message).split("」：", 1)[1].split("</span>")[0]
+    assert shown == refusal_zh(report.refusals[path.name]) != UNKNOWN_REFUSAL  # its own sentence, not the generic one
     assert snapshot(state.index) == index_before, "the index folder changed"
     assert tree(state.corpus) == corpus_before, "something reached the corpus folder"
     assert assistant.index is live
@@ -411,6 +433,7 @@ def test_upload_limits_are_enforced_by_the_library(state, reports):
     report = assistant.add_files(too_many, progress=False)
     assert len(report.files_refused) == MAX_UPLOAD_FILES + 1 and not report.saved_as
     assert all("too many files in one upload (21); add at most 20" in r for r in report.files_refused.values())
+    assert {refusal_zh(r) for r in report.refusals.values()} == {"一次最多添加 20 个文件（这次选了 21 个），请分批添加。"}
 
     just_over = state.incoming / "just-over-the-limit.md"
     with open(just_over, "wb"):
@@ -424,6 +447,9 @@ def test_upload_limits_are_enforced_by_the_library(state, reports):
     assert re.search(r"too large \(20 MB; the limit is 20 MB\)", report.files_refused[just_over.name])
     for name in kinds:
         assert report.files_refused[name].startswith("unsupported file type; supported: .md, .txt, .docx"), name
+        assert refusal_zh(report.refusals[name]).startswith("不支持的文件类型"), name
+    assert refusal_zh(report.refusals[just_over.name]) == ("文件太大（20 MB，上限 20 MB），请把公报拆成较小的文件，"
+                                                         "或去掉其中的图片。")
     assert snapshot(state.index) == index_before and tree(state.corpus) == corpus_before
 
 
@@ -935,8 +961,8 @@ def test_upload_limits_hold_through_the_running_app(servers, reports, request):
     assert status == 200
     assert all(Path(p).is_relative_to(server.root / "gradio-tmp") for p in paths), paths
     message = press_add(server, paths, ["tool.exe", "run.sh", "../../../../outside.md"])
-    assert "未添加「tool&#46;exe」：unsupported file type" in message
-    assert "未添加「run&#46;sh」：unsupported file type" in message
+    assert "未添加「tool&#46;exe」：不支持的文件类型“.exe”" in message
+    assert "未添加「run&#46;sh」：不支持的文件类型“.sh”" in message
     assert "已添加「outside&#46;md」" in message and "政府工作报告" in message, message
     assert not any(Path(p).exists() for p in paths)  # accepted or refused, no copy stays in gradio's folder
 
