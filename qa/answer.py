@@ -8,6 +8,7 @@ number in it is checked against its quotes (`check_figures`); one that fails is 
 from __future__ import annotations
 
 import math
+import os
 import re
 import sys
 import threading
@@ -100,6 +101,12 @@ SEMANTIC_MARGIN = 0.1  # only candidates this close to the lexical best are reor
 
 # Chunks that are never offered as related passages: a masthead or footer names the bulletin, it says nothing.
 NOT_RELATED = ("masthead", "footer")
+
+# How much a figure label that says no more than the question (label_precision) adds to a candidate's score.
+PRECISION_WEIGHT = float(os.environ.get("PW", "0.2"))
+CJK_PAIR_RE = re.compile(r"[\u4e00-\u9fff]{2}")
+# What a change is measured against (比上年, 同比) is no part of what is measured: a label never loses for it.
+COMPARISON_BASE_RE = re.compile(r"[比较](?:上年|去年|前一年)(?:同期|末)?|同比|环比")
 
 # A clause must cover this share of the question's content (IDF-weighted) to answer; below it we abstain.
 ANSWER_THRESHOLD = 0.45
@@ -363,6 +370,20 @@ class Reader:
         present = token_set(text)
         return sum(weight for token, weight in weights.items() if token in present) / total if total else 0.0
 
+    def label_precision(self, question: Question, labels: list[str]) -> float:
+        """IDF-weighted share of a figure label's two-character words that the question says too (0..1).
+
+        Coverage asks whether the clause says all the question says; this asks whether the figure's own label
+        says more: "全年铁路旅客运输量" is narrower than the 旅客运输总量 asked, "旅客运输总量" is exact.
+        Common words (全年, 比上年) weigh little, so scope and comparison words hardly count."""
+        grams = {token for label in labels for token in token_set(COMPARISON_BASE_RE.sub(" ", normalise(label)))
+                 if len(token) == 2 and CJK_PAIR_RE.fullmatch(token)}
+        if not grams:
+            return 0.0
+        asked = set(question.tokens) | token_set(question.text)  # 比上年 too, which matching leaves out
+        total = sum(self.idf(gram) for gram in grams)
+        return sum(self.idf(gram) for gram in grams if gram in asked) / total
+
     # ----- the API -----
     def ask(self, question: str, history: list[str] | None = None, filters: Filters | None = None,
             k: int = 5, method: str = "hybrid", today: date | None = None) -> Answer:
@@ -496,7 +517,7 @@ class Reader:
         candidates = self._by_meaning(question, candidates, query_vector)
         if candidates:
             best = candidates[0]
-            if best["score"] >= ANSWER_THRESHOLD:
+            if best["score"] - best["reorder"] >= ANSWER_THRESHOLD:  # label precision reorders, never decides
                 built = self._build(question, best, candidates)
                 if built is not None:
                     return built
@@ -508,7 +529,8 @@ class Reader:
     def _by_meaning(self, question: Question, candidates: list[dict],
                     query_vector: np.ndarray | None = None) -> list[dict]:
         """Reorder the best candidates by their score plus the meaning of their clause (SEMANTIC_WEIGHT)."""
-        if self.embedder is None or question.kind not in ("figure", "what") or len(candidates) < 2:
+        if self.embedder is None or not getattr(self.embedder, "knows_meaning", True) \
+                or question.kind not in ("figure", "what") or len(candidates) < 2:
             return candidates
         # Meaning settles near-ties only: a clear lexical verdict (a rate asked, a rate given) stands.
         # So does the kind of figure the lexical best gives (a rate, or an amount).
@@ -565,6 +587,7 @@ class Reader:
                         window = clause
                     clause_score = max(self.coverage(question, clause), 0.8 * self.coverage(question, window))
                     figures = [figure for figure in parse_figures(clause) if not names_a_year_or_note(clause, figure)]
+                    precision = 0.0
                     score = 0.6 * clause_score + 0.4 * sentence_score
                     score += 0.05 * self.coverage(question, clause)  # ties go to the clause that says it itself
                     score += 0.04 / (1 + rank)
@@ -602,7 +625,13 @@ class Reader:
                         intro = list_intro(bulletin, bulletin.paragraphs[chunk.paragraph]) if opens else ""
                         preamble = intro + sentence[:16]
                         score += self._figure_fit(question, clause, window, figures, preamble)
-                    found.append({"score": score, "chunk": chunk, "bulletin": bulletin,
+                        labels = [clause[:figures[0][0]] if figures else clause]
+                        if position > 0:  # "…2929.40亿元，比上年增长5.4%": the subject is the sentence's
+                            head = text[clauses[0][0]:clauses[0][1]]
+                            labels.append(head[:(parse_figures(head) or [(len(head),)])[0][0]])
+                        precision = PRECISION_WEIGHT * self.label_precision(question, labels)
+                        score += precision
+                    found.append({"score": score, "reorder": precision, "chunk": chunk, "bulletin": bulletin,
                                   "sentence": (s_start, s_end), "clause": (c_start, c_end),
                                   "clauses": clauses, "position": position, "figures": figures})
         found.sort(key=lambda c: -c["score"])
@@ -617,11 +646,12 @@ class Reader:
         if not cells:
             return []
         best = cells[0]
-        score = best.score + 0.04 / (1 + rank)
+        precision = PRECISION_WEIGHT * self.label_precision(question, [best.label])
+        score = best.score + 0.04 / (1 + rank) + precision
         if question.years and chunk.period in question.years:
             score += 0.1
         span = (chunk.start, chunk.end)
-        return [{"score": score, "chunk": chunk, "bulletin": bulletin, "sentence": span, "clause": span,
+        return [{"score": score, "reorder": precision, "chunk": chunk, "bulletin": bulletin, "sentence": span, "clause": span,
                  "clauses": [span], "position": 0, "figures": [], "cell": best}]
 
     @staticmethod
@@ -720,7 +750,7 @@ class Reader:
         else:  # when: the date as the bulletin prints it (an ISO form would show digits the quote lacks)
             answer_text = f"{clause}。"
         others = [self._citation(c["chunk"], *c["sentence"]) for c in candidates[1:6]
-                  if c["sentence"] != best["sentence"] and c["score"] >= ANSWER_THRESHOLD]
+                  if c["sentence"] != best["sentence"] and c["score"] - c["reorder"] >= ANSWER_THRESHOLD]
         unique = [citation]
         for other in others:
             if all(other.quote != seen.quote for seen in unique):

@@ -75,6 +75,7 @@ class HashEmbedder:
     dimension: int = 256
     name: str = FAKE_MODEL
     prompts: dict = None  # type: ignore[assignment]
+    knows_meaning: bool = False  # its cosines are character overlap: they must not reorder answers by meaning
 
     @property
     def fingerprint(self) -> str:

@@ -167,3 +167,26 @@ def test_qualifiers_a_question_does_not_say():
     assert unasked_qualifiers("1-11月进出口总值", "进出口总值是多少？") == ["1-11月"]
     assert unasked_qualifiers("年均1270多万人", "平均每年新增就业多少？") == []
     assert unasked_qualifiers("人均可支配收入", "居民人均可支配收入是多少？") == []
+
+
+@pytest.mark.parametrize("question, expected, not_expected", [
+    # the row that names exactly what is asked beats a sentence about a narrower item (公路旅客运输量)
+    ("和田地区2025年旅客运输总量是多少万人次？", "1894.73", "1527.22"),
+    # a broader sentence does not win over the sub-item asked (通讯器材类 → 其中智能手机)
+    ("哈密市2025年第二产业增加值比重是多少？", "67.3%", "4.4%"),
+])
+def test_the_figure_whose_label_says_no_more_than_the_question_wins(stat_assistant, question, expected, not_expected):
+    answer = stat_assistant.ask(question)
+    assert not answer.abstained and expected in answer.answer and not_expected not in answer.answer, answer.answer
+
+
+def test_label_precision_ignores_the_comparison_base(stat_assistant):
+    from qa.answer import analyse
+
+    reader = stat_assistant._reader
+    question = analyse("旅客运输总量是多少？")
+    assert reader.label_precision(question, ["旅客运输总量"]) == 1.0
+    assert reader.label_precision(question, ["全年公路旅客运输量"]) < 0.8
+    growth = analyse("地区生产总值增长了多少？")
+    assert reader.label_precision(growth, ["比上年增长", "全年地区生产总值"]) == \
+        reader.label_precision(growth, ["增长", "全年地区生产总值"])
