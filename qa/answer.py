@@ -26,6 +26,7 @@ from qa.errors import BulletinQAError
 from qa.facts import TARGET_WORDS, list_intro
 from qa.identity import AREA_WORDS, GENERIC_PLACES
 from qa.figures import (
+    LEAD_DASH,
     CN_FIGURE_RE,
     DATE_TEXT_RE,
     NUMBER_RE,
@@ -107,6 +108,13 @@ PRECISION_WEIGHT = float(os.environ.get("PW", "0.2"))
 CJK_PAIR_RE = re.compile(r"[\u4e00-\u9fff]{2}")
 # What a change is measured against (比上年, 同比) is no part of what is measured: a label never loses for it.
 COMPARISON_BASE_RE = re.compile(r"[比较](?:上年|去年|前一年)(?:同期|末)?|同比|环比")
+
+# "从 65% 提升至 98%", "16 家…扩充至 29 家" (FROM_TO_RE): the first figure is where a change started; asked
+# 原来 it is the answer.
+ORIGINAL_CUES = re.compile(r"原来|原先|以前|之前|起初|最初|从多少")
+# A change asked (增减了多少, 变化) is answered by the figure after its direction word (下降6.9%).
+CHANGE_CUES = re.compile(r"增减|变化|变动|涨跌|增长|下降|上涨|提高|降低")
+RATE_DIRECTION_RE = re.compile(r"(增长|下降|上涨|上升|提高|降低|减少|增加|回落|下跌|扩大|收窄)\s*$")
 
 # A clause must cover this share of the question's content (IDF-weighted) to answer; below it we abstain.
 ANSWER_THRESHOLD = 0.45
@@ -737,12 +745,13 @@ class Reader:
             lead = self._figure_lead(question, best, text)
             if lead is None:
                 return None
-            answer_text, shown = lead
+            asked, context, shown = lead
             for figure_text, value, unit in shown:
                 figures.append(Figure(figure_text, value, unit, 0))
             computed = self._difference(question, candidates, text)
             if computed:
-                answer_text += computed
+                asked = computed[0]  # "增加了几家" leads with the difference, then says how it was got
+            answer_text = (f"{asked}{LEAD_DASH}" if asked else "") + f"{context}。" + (computed[1] if computed else "")
         elif question.kind == "what" or question.kind == "who":
             entity = self._entity(question, text[c_start:c_end], text[s_start:s_end], chunk)
             context = clause.strip("（）()")  # the tag （区委社工部） is its own clause: no （（…））
@@ -757,8 +766,9 @@ class Reader:
                 unique.append(other)
         return Answer(question.text, answer_text, False, tuple(unique[:3]), tuple(figures))
 
-    def _figure_lead(self, question: Question, best: dict, text: str) -> tuple[str, list] | None:
-        """The clause that answers a figure question, resolving lists ('A、B、C…提升至 x、y、z') to one member."""
+    def _figure_lead(self, question: Question, best: dict, text: str) -> tuple[str | None, str, list] | None:
+        """The figure asked (None if none stands out), the words that say it, and every figure shown: the
+        clause, resolving lists ('A、B、C…提升至 x、y、z') to one member."""
         c_start, c_end = best["clause"]
         clause = text[c_start:c_end].rstrip("，；：,;:。")
         member = resolve_list_member(question, clause, self.coverage)
@@ -766,7 +776,7 @@ class Reader:
             label, figure = member
             parsed = parse_figures(figure)
             shown = [(p[2], p[3], p[4]) for p in parsed]
-            return f"{label}：{figure}。", shown
+            return figure, label, shown
         pieces = [clause]
         # A following clause that qualifies the figure (同比增长 61.5%) belongs to the answer.
         clauses = best["clauses"]
@@ -776,24 +786,25 @@ class Reader:
             # only a change of the same figure (同比增长 61.5%), not the next fact (其中…, 年内新增…)
             if re.match(r"^(同比|比上年|较上年|增长|下降|提高|增幅|较|比)", following) and parse_figures(following):
                 pieces.append(following)
-        answer_text = "，".join(pieces) + "。"
+        context = "，".join(pieces)
+        lead = asked_figure(question, context, lambda words: self.coverage(question, words))
         shown = [(p[2], p[3], p[4]) for piece in pieces for p in parse_figures(piece)]
-        return answer_text, shown
+        return lead, context, shown
 
-    def _difference(self, question: Question, candidates: list[dict], text: str) -> str:
+    def _difference(self, question: Question, candidates: list[dict], text: str) -> tuple[str, str] | None:
         """'16 家…扩充至 29 家' asked as 增加了多少: show the subtraction with both quoted figures."""
         if not DIFFERENCE_CUES.search(question.text):
-            return ""
+            return None
         best = candidates[0]
         window = normalise(text[best["clauses"][max(best["position"] - 1, 0)][0]:best["clause"][1]])
         pair = FROM_TO_RE.search(window)
         if not pair or pair.group(2) != pair.group(4):
-            return ""
+            return None
         first, unit, second = float(pair.group(1)), pair.group(2), float(pair.group(3))
         difference = round(abs(second - first), 6)
         shown = _plain(difference)
         unit = "个百分点" if unit == "%" else unit
-        return f"（计算：{_plain(max(first, second))} − {_plain(min(first, second))} = {shown} {unit}）"
+        return f"{shown} {unit}", f"（计算：{_plain(max(first, second))} − {_plain(min(first, second))} = {shown} {unit}）"
 
     def _entity(self, question: Question, clause: str, sentence: str, chunk: Chunk) -> str | None:
         """For 'which/what/who' questions: a quoted name or tag in the answering clause (else its sentence),
@@ -958,6 +969,59 @@ def names_a_year_or_note(clause: str, figure: tuple) -> bool:
         return True
     yearish = value is not None and float(value).is_integer() and 1900 <= value <= 2100 and "." not in text
     return yearish and (unit == "年" or bool(re.match(r"\s*[-—–~～至到]\s*\d{4}", clause[end:])))
+
+
+def asked_figure(question: Question, text: str, coverage=None) -> str | None:
+    """The figure of a clause the question asks for, as printed, to lead the answer: the one whose unit
+    fits the measure asked (多少人 → "1244 万人"), a rate for a rate question, an amount for an amount
+    question, never one with a qualifier the question does not say, the one whose own words (just before
+    it, and the noun just after it: "255个网格") the question shares, and the state after a change, not
+    the one before ("从 65% 提升至 98%"); else the first. A rate keeps the
+    direction word before it ("下降6.9%"), which its sign depends on. None when the clause has no figure."""
+    figures = [figure for figure in parse_figures(text) if not names_a_year_or_note(text, figure)]
+    if not figures:
+        return None
+    wants_rate = bool(RATE_CUES.search(question.text))
+    wants_amount = bool(AMOUNT_CUES.search(question.text)) or (question.measure is not None and question.measure != "%")
+    wants_change = bool(CHANGE_CUES.search(question.text)) and not wants_amount
+
+    def fit(position: int) -> int:
+        start, _end, figure_text, _value, unit = figures[position]
+        is_rate = unit == "%" or "百分之" in figure_text
+        score = 0.0
+        if question.measure and unit and (question.measure in unit or unit in question.measure
+                                          or UNIT_GROUPS.get(unit, unit) == UNIT_GROUPS.get(question.measure)):
+            score += 2
+        if (wants_rate and is_rate) or (wants_amount and not is_rate):
+            score += 1
+        if wants_change and RATE_DIRECTION_RE.search(text[max(start - 4, 0):start]):
+            score += 1
+        # A figure's own words: those after the last separator before it, and the noun right after its
+        # measure word ("43个社区255个网格": 社区 is 43's, 网格 is 255's).
+        label = re.split(r"[，；、,;]", text[(figures[position - 1][1] if position else 0):start])[-1]
+        if position and not re.search(r"[，；、,;]", text[figures[position - 1][1]:start]):
+            label = label[len(nouns[position - 1]):]
+        if unasked_qualifiers(label, question.text):
+            score -= 2
+        if start in change_starts:
+            # "从 65% 提升至 98%": the figure before the change is where it started, the answer only when asked
+            score += 1 if asks_original else -1
+        if question.counted and nouns[position].startswith(question.counted[:2]):
+            score += 2  # "多少个社区" → "43个社区"
+        if coverage is not None:
+            score += 2 * coverage(label[-16:] + nouns[position])
+        return score
+
+    change_starts = {match.start(1) for match in FROM_TO_RE.finditer(text)}
+    # A follow-up reads "earlier context + its own words": only its own words ask for 原来.
+    asks_original = bool(ORIGINAL_CUES.search(question.text.rsplit(" ", 1)[-1]))
+    nouns = [re.match(r"[^\d，。；、,;]{0,4}", text[end:]).group() for _start, end, *_ in figures]
+
+    best = max(range(len(figures)), key=lambda position: (fit(position), -position))
+    start, _end, figure_text, _value, unit = figures[best]
+    direction = RATE_DIRECTION_RE.search(text[max(start - 4, 0):start])
+    is_rate = unit == "%" or "百分之" in figure_text
+    return (direction.group(1) if direction and is_rate else "") + figure_text
 
 
 def unasked_qualifiers(text: str, question: str) -> list[str]:

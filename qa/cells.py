@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from qa.figures import LEAD_DASH
 from qa.parse import Bulletin
 from qa.tables import Table, column_of, is_figure, row_cells, unit_of
 
@@ -62,7 +63,7 @@ def score_cells(question_text: str, row_text: str, table: Table, coverage: Calla
 
 
 def cell_answer(candidate: CellCandidate) -> str:
-    """'1.2.粮食总产（2025年）：13.61 万吨（表2）' — row, column, figure, unit, table."""
+    """'13.61 万吨 —— 1.2.粮食总产（2025年）（表2）' — the figure and unit first, then row, column and table."""
     column = re.sub(r"[（(][^（）()]*[)）]", "", candidate.column).strip()
     named = f"{candidate.label}（{column}）" if column and column != candidate.label else candidate.label
     unit = candidate.unit or ""
@@ -70,4 +71,4 @@ def cell_answer(candidate: CellCandidate) -> str:
     if unit and not shown.endswith(unit):
         shown = f"{shown}{unit}" if unit in ("%", "‰") else f"{shown} {unit}"
     where = f"（{candidate.table.number}）" if candidate.table.number else ""
-    return f"{named}：{shown}{where}。"
+    return f"{shown}{LEAD_DASH}{named}{where}。"

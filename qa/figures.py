@@ -9,6 +9,9 @@ import re
 
 from qa.tokens import normalise
 
+# An answer leads with the figure asked, then what says it: "434 人 —— 全区持证人数达 434 人".
+LEAD_DASH = " —— "
+
 SENTENCE_RE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’」』）)]*|$)")
 # Clauses end after ，；：, except a comma that groups thousands (older reports: 33，212万吨).
 CLAUSE_SPLIT_RE = re.compile(r"(?<=[；：;:\n])|(?<=[，,])(?!(?<=\d[，,])\d{3}(?!\d))")

@@ -62,8 +62,7 @@ def test_figure_answer_leads_with_figure_and_cites(assistant):
 def test_list_resolves_to_the_right_member(assistant, question, member, figure):
     answer = assistant.ask(question)
     assert not answer.abstained
-    assert answer.answer.startswith(member)
-    assert figure in answer.answer
+    assert answer.answer.startswith(f"{figure} —— {member}")
     others = {"92.5%", "87%", "94%", "91%"} - {figure}
     assert not any(other in answer.answer for other in others)
 
@@ -283,3 +282,31 @@ def test_mastheads_and_footers_are_never_related_passages(assistant, question):
     assert answer.abstained
     kinds = [assistant.index.chunks[assistant.index.row_of[c.chunk_id]].kind for c in answer.related]
     assert all(kind in ("body", "row") for kind in kinds), kinds
+
+
+@pytest.mark.parametrize("clause, question, lead", [
+    # the noun after a measure word belongs to its figure
+    ("在全区43个社区255个网格精准征集需求清单", "需求清单覆盖了多少个社区？", "43个"),
+    ("在全区43个社区255个网格精准征集需求清单", "在多少个网格征集需求清单？", "255个"),
+    # a sub-count, not the total; the state after a change, not before, unless asked 原来
+    ("受理投诉 500 件，办结 420 件", "办结了多少件？", "420 件"),
+    ("推动 16 家成员单位扩充至 29 家", "成员单位扩充到多少家？", "29 家"),
+    ("推动 16 家成员单位扩充至 29 家", "成员单位原来有几家？", "16 家"),
+    # a rate asked keeps its direction word; an amount asked is the amount
+    ("全年进出口总值501.33亿元，比上年下降6.9%", "进出口总值增长了多少？", "下降6.9%"),
+    ("全年进出口总值501.33亿元，比上年下降6.9%", "进出口总值是多少？", "501.33亿元"),
+    # never a figure with a qualifier the question does not say, nor a year or a footnote mark
+    ("2025 年全市地区生产总值[2]13902.67 亿元，人均地区生产总值105308 元", "地区生产总值是多少？", "13902.67 亿元"),
+])
+def test_the_answer_leads_with_the_figure_asked(clause, question, lead):
+    from qa.answer import analyse, asked_figure
+
+    parsed = analyse(question)
+    assert asked_figure(parsed, clause, lambda words: len(set(words) & set(parsed.content)) / len(set(parsed.content))) == lead
+
+
+def test_a_figure_answer_starts_with_its_figure(assistant):
+    answer = assistant.ask("全区社会工作者持证人数是多少？")
+    assert answer.answer.startswith("434 人 —— ") and "全区持证人数达 434 人" in answer.answer
+    difference = assistant.ask("两新工委成员单位增加了几家？")
+    assert difference.answer.startswith("13 家 —— ") and "（计算：29 − 16 = 13 家）" in difference.answer

@@ -120,7 +120,7 @@ def test_ask_endpoint_matches_the_cli(served, client):
     question = QUESTIONS[0]
     from_cli = cli_json(question, corpus, index)
     assert client.predict(question, api_name="/ask") == from_cli
-    assert from_cli["answer"].startswith("全区持证人数达 434 人")
+    assert from_cli["answer"].startswith("434 人 —— 全区持证人数达 434 人")
     assert from_cli["table"] == []  # not a table answer
 
 
