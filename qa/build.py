@@ -85,6 +85,7 @@ class BackgroundBuild:
         self.seconds: float | None = None  # how long the build took, once it is done
         self.report = None  # the build's `UpdateReport`, once it is done
         self._done = threading.Event()
+        self._go = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -92,13 +93,24 @@ class BackgroundBuild:
         """True from `start` until the built index answers (or the build failed)."""
         return self._thread is not None and not self._done.is_set()
 
-    def start(self) -> "BackgroundBuild":
-        """Start the build; returns once it holds the assistant's update lock (so no upload goes first)."""
+    def start(self, paused: bool = False) -> "BackgroundBuild":
+        """Start the build; returns once it holds the assistant's update lock (so no upload goes first).
+
+        Args:
+            paused: hold the lock but do no work until `resume` (e.g. until the chat is served: on 2 cores, the
+                model's import and the embedding would otherwise slow the server's start down).
+        """
+        if not paused:
+            self._go.set()
         holding = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(holding,), name="index-build", daemon=True)
         self._thread.start()
         holding.wait()
         return self
+
+    def resume(self) -> None:
+        """Let a build started paused do its work."""
+        self._go.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the build to finish; True when it has."""
@@ -114,12 +126,15 @@ class BackgroundBuild:
         try:
             with self.assistant.update_lock:
                 holding.set()
+                self._go.wait()
                 self._note(BuildProgress("model"))
                 embedder = self.load_embedder()
                 index, self.report = update_index(self.corpus_dir, self.index_dir, embedder, progress=False,
                                                   on_progress=self._note)
                 self.assistant.use(index, embedder)
                 self.seconds = time.perf_counter() - started
+                print(f"index: built in {format_seconds(self.seconds)} ({self.report.chunks_total:,} chunks); "
+                      f"answering with hybrid retrieval (BM25 + vectors) now", file=sys.stderr, flush=True)
         except Exception as error:  # noqa: BLE001 - reported on the terminal and in the status; BM25 answers go on
             self.error = error
             print(f"error: building the index failed, answering by BM25 only: {error}", file=sys.stderr, flush=True)
@@ -129,10 +144,13 @@ class BackgroundBuild:
 
 
 def open_at_once(index_dir: Path, corpus_dir: Path, model: str | None = None, reranker: str | None = None,
-                 today: date | None = None,
-                 on_progress: Callable[[BuildProgress], None] | None = None) -> tuple[Assistant, BackgroundBuild]:
+                 today: date | None = None, on_progress: Callable[[BuildProgress], None] | None = None,
+                 paused: bool = False) -> tuple[Assistant, BackgroundBuild]:
     """An assistant that answers now, by BM25 over the parsed corpus, and the started build that gives it the
     full index (hybrid retrieval) when done. For a first start, when index_dir holds no index yet.
+
+    Args:
+        paused: the build holds the update lock but waits for `BackgroundBuild.resume` before it starts.
 
     Returns:
         (the assistant, the running build).
@@ -147,4 +165,4 @@ def open_at_once(index_dir: Path, corpus_dir: Path, model: str | None = None, re
     assistant.last_update = None
     build = BackgroundBuild(assistant, corpus_dir, index_dir, lambda: load_embedder(model, progress=False),
                             on_progress or ProgressPrinter())
-    return assistant, build.start()
+    return assistant, build.start(paused=paused)
