@@ -907,9 +907,10 @@ class _Phase:
         self.report(self.total if total is None else total, 0.0)
 
 
-# Texts embedded per block when progress is reported: ~20 reports per run, each a whole number of the
-# embedder's batches (32), at most EMBED_BLOCK texts (~10-40 s of the default model on 2 cores).
-EMBED_BLOCK = 256
+# When progress is reported, texts are embedded in blocks of a whole number of the embedder's batches (32) sized to
+# take about BLOCK_SECONDS each (measured as it goes), so the time left is re-estimated that often.
+BATCH = 32
+BLOCK_SECONDS = 5.0
 
 
 def embed_texts(embedder: Embedder, texts: list[str], phase: str,
@@ -917,27 +918,29 @@ def embed_texts(embedder: Embedder, texts: list[str], phase: str,
     """`embedder.embed_documents(texts)`; with on_progress, in blocks, reporting `phase` after each block with an
     estimate of the time left (by characters: a block of long texts takes longer).
 
-    The texts are embedded longest first, which is the order sentence-transformers batches them in anyway, so a
-    block holds the same batches as one call over all texts would."""
-    if on_progress is None:
+    The texts are embedded longest first, which is the order sentence-transformers batches them in anyway, so the
+    blocks hold the same batches as one call over all texts would."""
+    if on_progress is None or not texts:
         return embedder.embed_documents(texts, progress=progress)
     reporter = _Phase(on_progress)
     reporter.start(phase, len(texts))
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    block = max(32, min(EMBED_BLOCK, len(texts) // 20 // 32 * 32))
     vectors: np.ndarray | None = None
     total_chars, done_chars = sum(len(text) for text in texts) or 1, 0
-    for begin in range(0, len(order), block):
+    begin, block = 0, BATCH
+    while begin < len(order):
         rows = order[begin:begin + block]
+        block_started = time.perf_counter()
         part = embedder.embed_documents([texts[i] for i in rows])
         if vectors is None:
             vectors = np.zeros((len(texts), part.shape[1]), dtype=np.float32)
         vectors[rows] = part
+        begin += len(rows)
         done_chars += sum(len(texts[i]) for i in rows)
         elapsed = time.perf_counter() - reporter.started
-        reporter.report(begin + len(rows), elapsed / done_chars * (total_chars - done_chars))
-    if vectors is None:
-        return embedder.embed_documents(texts)
+        reporter.report(begin, elapsed / done_chars * (total_chars - done_chars))
+        took = max(time.perf_counter() - block_started, 1e-3)
+        block = max(BATCH, min(32 * BATCH, int(len(rows) * BLOCK_SECONDS / took) // BATCH * BATCH))
     return vectors
 
 
