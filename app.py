@@ -410,10 +410,10 @@ EMPTY_SOURCES = "<p>提问后，这里显示答案出处的完整段落，引用
 
 
 # ----- status and uploads -----
-def retrieval_words(assistant: Assistant, build: "BackgroundBuild | None" = None) -> str:
-    """How questions are answered now: 混合检索 (BM25 and vectors), or 关键词检索 while the index is built, with the
-    build's progress (N / M 段, time left) or its failure."""
-    if assistant.status()["retrieval"] == "hybrid":
+def retrieval_words(status: dict, build: "BackgroundBuild | None" = None) -> str:
+    """How questions are answered now (`status` is `Assistant.status()`): 混合检索 (BM25 and vectors), or 关键词检索
+    while the index is built, with the build's progress (N / M 段, time left) or its failure."""
+    if status["retrieval"] == "hybrid":
         return "混合检索"
     if build is not None and build.error is not None:
         return "关键词检索（语义索引建立失败，详见服务器日志）"
@@ -432,7 +432,7 @@ def status_html(assistant: Assistant, build: "BackgroundBuild | None" = None) ->
     years = status.get("years")
     span = (f"{years[0]} 年" if years[0] == years[1] else f"{years[0]}–{years[1]} 年") if years else None
     parts = [f"已收录 {series or '（暂无公报）'}", f"{issues} 期", span, f"{status['chunks']:,} 段",
-             f"模型 {status['model']}", retrieval_words(assistant, build), f"最近更新 {show_time(status['last_update'])}"]
+             f"模型 {status['model']}", retrieval_words(status, build), f"最近更新 {show_time(status['last_update'])}"]
     line = esc(" · ".join(part for part in parts if part))
     every = "；".join(f"《{name}》第 {'、'.join(found)} 期" for name, found in sorted(status["issues"].items()))
     if not every:

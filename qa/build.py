@@ -162,7 +162,6 @@ def open_at_once(index_dir: Path, corpus_dir: Path, model: str | None = None, re
     for refused, reason in report.files_refused.items():
         print(f"warning: {refused} was not indexed: {reason}", file=sys.stderr)
     assistant = Assistant(index, None, reranker, index_dir=index_dir, corpus_dir=corpus_dir, today=today)
-    assistant.last_update = None
     build = BackgroundBuild(assistant, corpus_dir, index_dir, lambda: load_embedder(model, progress=False),
                             on_progress or ProgressPrinter())
     return assistant, build.start(paused=paused)

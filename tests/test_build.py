@@ -54,10 +54,8 @@ class GatedEmbedder(HashEmbedder):
     def __init__(self) -> None:
         super().__init__()
         self.gate = threading.Event()
-        self.calls = 0
 
     def embed_documents(self, texts, progress=False):
-        self.calls += 1
         assert self.gate.wait(30), "the test never opened the gate"
         return super().embed_documents(texts, progress)
 
@@ -165,7 +163,7 @@ def test_a_failed_build_writes_nothing_and_bm25_answers_go_on(corpus, tmp_path):
 def test_background_build_is_an_ordinary_build(corpus, tmp_path):
     """What the background build writes is what `update_index` writes: a later start just loads it."""
     assistant, build = open_at_once(tmp_path / "index", corpus, model="fake-hash", on_progress=lambda _: None)
-    assert isinstance(build, BackgroundBuild) and build.wait(60) and build.error is None
+    assert isinstance(build, BackgroundBuild) and build.wait(60) and build.error is None and not build.running
     later = Assistant.open(tmp_path / "index", model="fake-hash", corpus_dir=corpus, progress=False)
     assert later.index.chunks == assistant.index.chunks
     assert later.ask(QUESTION).to_json()["answer"] == assistant.ask(QUESTION).to_json()["answer"]
