@@ -18,6 +18,7 @@ from pathlib import Path
 from qa.answer import Assistant
 from qa.store import BuildProgress, keyword_index, update_index
 
+BUILD_THREADS = 1  # torch threads of a background build (see `qa.embed.limit_threads`)
 PHASE_WORDS = {  # what the terminal says each phase of the build is doing
     "model": "loading the embedding model",
     "waiting": "waiting for another writer of the index folder (its lock)",
@@ -155,13 +156,18 @@ def open_at_once(index_dir: Path, corpus_dir: Path, model: str | None = None, re
     Returns:
         (the assistant, the running build).
     """
-    from qa.embed import DEFAULT_MODEL, load_embedder
+    from qa.embed import DEFAULT_MODEL, SentenceTransformerEmbedder, limit_threads, load_embedder
 
     name = model or DEFAULT_MODEL
     index, report = keyword_index(corpus_dir, name)
     for refused, reason in report.files_refused.items():
         print(f"warning: {refused} was not indexed: {reason}", file=sys.stderr)
     assistant = Assistant(index, None, reranker, index_dir=index_dir, corpus_dir=corpus_dir, today=today)
-    build = BackgroundBuild(assistant, corpus_dir, index_dir, lambda: load_embedder(model, progress=False),
-                            on_progress or ProgressPrinter())
+    def load() -> object:
+        embedder = load_embedder(model, progress=False)
+        if isinstance(embedder, SentenceTransformerEmbedder):  # torch: one thread builds, the other core serves
+            limit_threads(BUILD_THREADS)
+        return embedder
+
+    build = BackgroundBuild(assistant, corpus_dir, index_dir, load, on_progress or ProgressPrinter())
     return assistant, build.start(paused=paused)
