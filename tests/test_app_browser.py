@@ -377,12 +377,13 @@ def test_trend_answer_shows_a_cited_table_and_a_chart(trend_page, tmp_path):
 
 def test_first_start_answers_at_once_shows_the_build_and_switches_to_hybrid(browser, tmp_path):
     """An empty index folder: the page comes up and answers by BM25 while the real build runs in the background
-    (the fake embedder slowed to ~10 s for these ~700 chunks), the status line counts the chunks embedded with the
-    time left, an upload waits for the build and says so, and the status switches to 混合检索 without a restart."""
+    (the fake embedder slowed to ~11 s for these 534 chunks, ~7 s for their 330 indicators), the status line
+    counts the chunks embedded with the time left, an upload waits for the build and says so, and the status
+    switches to 混合检索 without a restart."""
     issue = tmp_path / "上街信息 第9期.md"
     issue.write_text(ISSUE_9, encoding="utf-8")
     with running_app(tmp_path / "first-start", BULLETIN, *REPORTS, built=False, script=ROOT / "tests" / "slow_app.py",
-                     env={"BULLETIN_QA_TEST_DELAY": "0.012"}) as app, open_page(browser, app.url) as page:
+                     env={"BULLETIN_QA_TEST_DELAY": "0.02"}) as app, open_page(browser, app.url) as page:
         assert "answering with hybrid" not in app.log.read_text()  # still building when the page is up
         status = page.inner_text("#status summary")
         assert "关键词检索（语义索引建立中：" in status, status
