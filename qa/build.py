@@ -123,11 +123,11 @@ class BackgroundBuild:
             self.on_progress(progress)
 
     def _run(self, holding: threading.Event) -> None:
-        started = time.perf_counter()
         try:
             with self.assistant.update_lock:
                 holding.set()
                 self._go.wait()
+                started = time.perf_counter()
                 self._note(BuildProgress("model"))
                 embedder = self.load_embedder()
                 index, self.report = update_index(self.corpus_dir, self.index_dir, embedder, progress=False,
