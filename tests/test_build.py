@@ -167,3 +167,22 @@ def test_background_build_is_an_ordinary_build(corpus, tmp_path):
     later = Assistant.open(tmp_path / "index", model="fake-hash", corpus_dir=corpus, progress=False)
     assert later.index.chunks == assistant.index.chunks
     assert later.ask(QUESTION).to_json()["answer"] == assistant.ask(QUESTION).to_json()["answer"]
+
+
+def test_bulletin_qa_index_prints_every_phase(corpus, tmp_path):
+    """The command line says what each phase of an index run is doing, on stderr; --json prints only the JSON."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BULLETIN_QA_MODEL": "fake-hash", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "qa.cli", "index", str(corpus), "--index", str(tmp_path / "index")]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    for phase in ("reading and parsing files", "embedding chunks", "building the BM25 index", "extracting facts",
+                  "embedding fact indicators", "writing the index generation"):
+        assert f"index: {phase}" in run.stderr, (phase, run.stderr)
+    quiet = subprocess.run([*command, "--rebuild", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and "index: " not in quiet.stderr
+    assert json.loads(quiet.stdout)["chunks_total"] > 100
