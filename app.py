@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING
 from qa.answer import Answer, Assistant, Citation, Filters, shorten_quote
 from qa.chunk import format_issue, shorten
 from qa.errors import BulletinQAError, FilterError
-from qa.messages import FIELD_NAMES, filter_error_zh, refusal_zh
+from qa.messages import FIELD_NAMES, build_progress_zh, filter_error_zh, refusal_zh
 from qa.read import MAX_FILE_BYTES, SUPPORTED_SUFFIXES
 from qa.settings import default_for, given, help_for, is_default_path, parse_day, resolve_path, setting
 from qa.upload import MAX_UPLOAD_FILES
 
 if TYPE_CHECKING:
     import gradio as gr
+
+    from qa.build import BackgroundBuild
 
 EPILOG = """\
 example:
@@ -401,13 +403,28 @@ def sources_html(assistant: Assistant, answer: Answer) -> str:
 
 
 STATUS_LOADING = "正在读取索引状态…"  # until the page's load event fills in the live status
+STATUS_POLL_SECONDS = 2.0  # how often the page refreshes the status line while the index is built
+WAIT_FOR_BUILD = "语义索引正在建立中，文件将在建立完成后添加，请稍候（可以继续提问）…"
+UPLOAD_FAILED = "索引未能建立，暂时无法添加公报；请查看服务器日志，或重新启动后再试。"
 EMPTY_SOURCES = "<p>提问后，这里显示答案出处的完整段落，引用的句子会高亮。</p>"
 
 
 # ----- status and uploads -----
-def status_html(assistant: Assistant) -> str:
-    """One short status line (series · issues · years · paragraphs · model · last update); the issues of each
-    series unfold under it."""
+def retrieval_words(status: dict, build: "BackgroundBuild | None" = None) -> str:
+    """How questions are answered now (`status` is `Assistant.status()`): 混合检索 (BM25 and vectors), or 关键词检索
+    while the index is built, with the build's progress (N / M 段, time left) or its failure."""
+    if status["retrieval"] == "hybrid":
+        return "混合检索"
+    if build is not None and build.error is not None:
+        return "关键词检索（语义索引建立失败，详见服务器日志）"
+    if build is not None and build.running:
+        return f"关键词检索（语义索引建立中：{build_progress_zh(build.progress)}）"
+    return "关键词检索"
+
+
+def status_html(assistant: Assistant, build: "BackgroundBuild | None" = None) -> str:
+    """One short status line (series · issues · years · paragraphs · model · retrieval · last update); the issues
+    of each series unfold under it. While the index is built it says so, with its progress."""
     status = assistant.status()
     names = [f"《{name}》" for name in sorted(status["issues"])]
     series = "".join(names) if len(names) <= SERIES_SHOWN else "".join(names[:SERIES_SHOWN]) + f"等 {len(names)} 个系列"
@@ -415,7 +432,7 @@ def status_html(assistant: Assistant) -> str:
     years = status.get("years")
     span = (f"{years[0]} 年" if years[0] == years[1] else f"{years[0]}–{years[1]} 年") if years else None
     parts = [f"已收录 {series or '（暂无公报）'}", f"{issues} 期", span, f"{status['chunks']:,} 段",
-             f"模型 {status['model']}", f"最近更新 {show_time(status['last_update'])}"]
+             f"模型 {status['model']}", retrieval_words(status, build), f"最近更新 {show_time(status['last_update'])}"]
     line = esc(" · ".join(part for part in parts if part))
     every = "；".join(f"《{name}》第 {'、'.join(found)} 期" for name, found in sorted(status["issues"].items()))
     if not every:
@@ -513,8 +530,9 @@ def make_filters(series: str | None, issue: str | None, date_from: str | None, d
 
 
 # ----- the app -----
-def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
-    """The chat as a Gradio Blocks app over one Assistant (launch it with `launch_app`)."""
+def build_app(assistant: Assistant, k: int = 5, build: "BackgroundBuild | None" = None) -> "gr.Blocks":
+    """The chat as a Gradio Blocks app over one Assistant (launch it with `launch_app`); with the background
+    `build` that gives it its index, the status line shows the build's progress until it is done."""
     gr = import_gradio()
 
     def ask_api(question: str, history: list[str] | None = None, series: str = "", issue: str = "",
@@ -582,26 +600,45 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
             return gr.skip(), *(gr.skip(),) * 3
         return panel, *chart(tables[index] if index < len(tables) else None)
 
+    def building() -> bool:
+        return build is not None and build.running
+
     def refresh():
-        """On page load: the current status and series (the index may have grown since the app was built)."""
-        return status_html(assistant), gr.Dropdown(choices=series_choices(assistant))
+        """On page load: the current status and series (the index may have grown since the app was built), and the
+        status is polled while the index is built."""
+        return (status_html(assistant, build), gr.Dropdown(choices=series_choices(assistant)),
+                gr.Timer(active=building()))
+
+    def poll():
+        """While the index is built: its progress in the status line; once it is done, the final status."""
+        return status_html(assistant, build), gr.Timer(active=building())
 
     def clear():
         """Forget the conversation."""
         return [], [], [], [], [], EMPTY_SOURCES, *chart(None)
 
     def add_bulletins(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (how gradio injects progress)
-        """Add uploaded bulletins through the library; report each file; refresh status and series."""
+        """Add uploaded bulletins through the library; report each file; refresh status and series. While the
+        index is being built the upload waits for it, and says so."""
         paths = [Path(f) for f in files or []]
         try:
             refusal = check_upload(paths)
             if refusal:
-                return refusal, status_html(assistant), gr.skip(), None
+                yield refusal, status_html(assistant, build), gr.skip(), None
+                return
+            if building():
+                yield WAIT_FOR_BUILD, status_html(assistant, build), gr.skip(), gr.skip()
             progress(0, desc="正在检查文件并更新索引…")
-            report = assistant.add_files(paths, progress=True)
+            try:
+                report = assistant.add_files(paths, progress=True)
+            except BulletinQAError as error:  # the index could not be built: nothing to add to
+                print(f"error: {error}", file=sys.stderr)
+                yield (f'<span class="error">{esc(UPLOAD_FAILED)}</span>', status_html(assistant, build), gr.skip(),
+                       None)
+                return
             progress(1, desc="完成")
-            return (upload_message(assistant, report), status_html(assistant),
-                    gr.Dropdown(choices=series_choices(assistant)), None)
+            yield (upload_message(assistant, report), status_html(assistant, build),
+                   gr.Dropdown(choices=series_choices(assistant)), None)
         finally:
             discard_uploads(paths)
 
@@ -652,6 +689,7 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
                     add = gr.Button("添加到索引", elem_id="add")
                     upload_result = gr.HTML("", elem_id="upload-message", js_on_load=None)
                 status = gr.HTML(f"<p>{STATUS_LOADING}</p>", elem_id="status", js_on_load=None)
+                status_timer = gr.Timer(STATUS_POLL_SECONDS, active=building())
 
         trend_outputs = [trend, trend_plot, trend_note]
         ask_inputs = [question, messages, questions, sources, tables, series, issue, date_from, date_to, department,
@@ -663,7 +701,9 @@ def build_app(assistant: Assistant, k: int = 5) -> "gr.Blocks":
         reset.click(clear, None, [chatbot, messages, questions, sources, tables, panel, *trend_outputs],
                     api_visibility="private")
         add.click(add_bulletins, [files], [upload_result, status, series, files], api_visibility="private")
-        demo.load(refresh, None, [status, series], api_visibility="private")
+        demo.load(refresh, None, [status, series, status_timer], api_visibility="private")
+        status_timer.tick(poll, None, [status, status_timer], api_visibility="private", show_progress="hidden",
+                          concurrency_limit=None)
         gr.api(ask_api, api_name="ask", concurrency_limit=4)
     return demo
 
@@ -691,13 +731,16 @@ def auth_from_env() -> tuple[str, str] | None:
 
 
 def launch_app(demo: "gr.Blocks", host: str = "127.0.0.1", port: int = 7860, auth=None,
-               block: bool = True) -> str:
-    """Start the server (uploads capped at the library's file size; no extra paths served); returns the URL."""
+               block: bool = True, on_serve=None) -> str:
+    """Start the server (uploads capped at the library's file size; no extra paths served); returns the URL.
+    `on_serve` is called once the server is up (the background build starts then)."""
     demo.queue(default_concurrency_limit=1)
     _, url, _ = demo.launch(server_name=host, server_port=port, auth=auth, max_file_size=MAX_FILE_BYTES,
                             prevent_thread_lock=True, css=CSS, ssr_mode=False, quiet=True, i18n=ui_text())
+    print(f"Bulletin QA chat: {url}", flush=True)
+    if on_serve is not None:
+        on_serve()
     if block:
-        print(f"Bulletin QA chat: {url}", flush=True)
         demo.block_thread()
     return url
 
@@ -722,9 +765,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Open the index (updated from the corpus it records; the default index/ is built on first start), then
-    serve the chat. Another index folder that holds no index is an error: it is built with `bulletin-qa index`."""
-    from qa.store import corpus_to_update
+    """Open the index (updated from the corpus it records), then serve the chat. On first start the default
+    index/ is built in the background while the chat answers by BM25 over the parsed corpus. Another index folder
+    that holds no index is an error: it is built with `bulletin-qa index`."""
+    from qa.store import corpus_to_update, has_index
 
     args = build_parser().parse_args(argv)
     index = resolve_path(args.index)
@@ -735,10 +779,23 @@ def main(argv: list[str] | None = None) -> int:
                                            build_missing=is_default_path("index", args.index))
         if warning:
             print(f"warning: {warning}", file=sys.stderr)
-        print(f"Opening index {index} (corpus {corpus or 'not updated'}, model {args.model})…", flush=True)
-        assistant = Assistant.open(index, model=args.model, reranker=args.reranker,
-                                   corpus_dir=corpus, progress=True, today=parse_day(args.today))
-        launch_app(build_app(assistant, k=args.k), host=args.host, port=args.port, auth=auth_from_env())
+        build = None
+        if corpus is not None and not has_index(index):
+            from qa.build import open_at_once
+
+            print(f"No index in {index} yet: reading {corpus} for keyword (BM25) answers now; the full index "
+                  f"(model {args.model}) is built in the background and used when written.", flush=True)
+            started = time.perf_counter()
+            assistant, build = open_at_once(index, corpus, model=args.model, reranker=args.reranker,
+                                            today=parse_day(args.today), paused=True)
+            print(f"Keyword index ready: {assistant.status()['chunks']:,} chunks in "
+                  f"{time.perf_counter() - started:.1f} s", flush=True)
+        else:
+            print(f"Opening index {index} (corpus {corpus or 'not updated'}, model {args.model})…", flush=True)
+            assistant = Assistant.open(index, model=args.model, reranker=args.reranker,
+                                       corpus_dir=corpus, progress=True, today=parse_day(args.today))
+        launch_app(build_app(assistant, k=args.k, build=build), host=args.host, port=args.port, auth=auth_from_env(),
+                   on_serve=build.resume if build is not None else None)
     except (BulletinQAError, OSError) as error:  # e.g. no corpus folder, index of another model, port taken
         print(f"error: {error}", file=sys.stderr)
         return 1

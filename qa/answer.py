@@ -875,6 +875,17 @@ class Assistant:
         self.last_update: str | None = None
 
     @property
+    def update_lock(self) -> threading.Lock:
+        """Held while the index is written (`add_files`, a background build): one writer of this assistant at a time."""
+        return self._update_lock
+
+    def use(self, index, embedder) -> None:
+        """Answer from now on from this index with this embedder (e.g. a built index replacing a keyword-only one)."""
+        self.embedder = embedder
+        self._reader = Reader(index, embedder, self._reranker)
+        self.last_update = index.updated
+
+    @property
     def index(self):
         """The live index."""
         return self._reader.index
@@ -905,9 +916,12 @@ class Assistant:
     def ask(self, question: str, history: list[str] | None = None, filters: Filters | None = None,
             k: int = 5, method: str = "hybrid", today: date | None = None) -> Answer:
         """Answer one question (optionally a follow-up to `history`, earlier user turns; 今年/去年 counted
-        from `today`, else the assistant's date, else the system date)."""
-        return self._reader.ask(question, history=history, filters=filters, k=k, method=method,
-                                today=today or self.today)
+        from `today`, else the assistant's date, else the system date). An index without vectors (or no
+        embedder yet) answers by BM25 alone."""
+        reader = self._reader
+        if reader.embedder is None or not getattr(reader.index, "has_vectors", True):
+            method = "bm25"
+        return reader.ask(question, history=history, filters=filters, k=k, method=method, today=today or self.today)
 
     def add_files(self, paths: list[Path], progress: bool = True):
         """Add bulletin files (e.g. uploads) to the corpus folder and update the index incrementally.
@@ -925,6 +939,8 @@ class Assistant:
         if self.corpus_dir is None or self.index_dir is None:
             raise BulletinQAError("this assistant was opened without a corpus folder; cannot add files")
         with self._update_lock:
+            if self.embedder is None:
+                raise BulletinQAError("the index is not built yet (no embedding model loaded); cannot add files")
             refused, staged = stage_uploads(paths, self.corpus_dir, self.index)
             report = UpdateReport()
             if staged:
@@ -950,6 +966,7 @@ class Assistant:
             "files": len(index.bulletins),
             "chunks": len(index.chunks),
             "model": index.model.get("name"),
+            "retrieval": "hybrid" if self._reader.embedder is not None and index.has_vectors else "bm25",
             "last_update": self.last_update,
         }
 

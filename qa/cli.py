@@ -305,8 +305,12 @@ def cmd_index(args: argparse.Namespace) -> int:
             raise BulletinQAError(f"the corpus folder {corpus} that index {index_dir} was built from no longer exists; "
                                   f"give its new place: bulletin-qa index CORPUS --index {index_dir} --switch-corpus")
     embedder = load_embedder(args.model)
+    from qa.build import ProgressPrinter
+
+    # Every phase on stderr (the fact indicators' embedding used to take minutes without a word).
     _, report = update_index(resolve_path(corpus or str(setting("corpus").default)), index_dir, embedder,
-                             rebuild=args.rebuild, progress=not args.json, switch_corpus=args.switch_corpus)
+                             rebuild=args.rebuild, progress=not args.json, switch_corpus=args.switch_corpus,
+                             on_progress=None if args.json else ProgressPrinter())
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False))
     else:

@@ -98,6 +98,17 @@ class HashEmbedder:
         return self._embed(texts)
 
 
+def limit_threads(threads: int) -> None:
+    """Let the embedding model (torch, for the whole process) compute on at most this many CPU threads.
+
+    On this project's shared 2-core machine one thread embeds long chunks as fast as two and short phrases (fact
+    indicators) 3× faster (768 indicators: 9.8 s vs 33 s; 96 chunks: 20.3 s vs 19.2 s, load average ~4), and it
+    leaves the other core to the chat while the index is built in the background."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+
+
 def _folder_fingerprint(folder: Path) -> str:
     """Identify a local model folder by its config files and weight sizes (cheap, changes when weights do)."""
     digest = hashlib.sha256()

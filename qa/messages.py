@@ -81,3 +81,35 @@ def filter_error_zh(error: FilterError) -> str:
         return f"截止日期“{error.value}”早于起始日期，请检查日期范围。"
     return f"{FIELD_NAMES.get(error.field, error.field)}“{error.value}”不是有效日期，请写成 YYYY-MM-DD，例如 2026-02-12。"
 
+
+
+# A background build's phase (`qa.store.BuildProgress.phase`, or "model") → what the status line says it is doing.
+BUILD_PHASES = {
+    "model": "正在加载嵌入模型",
+    "waiting": "正在等待另一个写入者完成（索引文件夹已被锁定）",
+    "reading": "正在读取公报",
+    "embedding": "正在嵌入段落",
+    "bm25": "正在建立关键词索引",
+    "facts": "正在提取数据",
+    "indicators": "正在嵌入指标",
+    "writing": "正在写入索引",
+}
+
+
+def duration_zh(seconds: float) -> str:
+    """'3 分 20 秒', '40 秒': a duration in Chinese."""
+    seconds = int(round(seconds))
+    return f"{seconds // 60} 分 {seconds % 60} 秒" if seconds >= 60 else f"{seconds} 秒"
+
+
+def build_progress_zh(progress) -> str:
+    """What a background build is doing, in Chinese: '正在嵌入段落 1,234 / 6,931，约剩 3 分 20 秒'."""
+    if progress is None:
+        return BUILD_PHASES["model"]
+    words = BUILD_PHASES.get(progress.phase, "正在建立索引")
+    if progress.phase not in ("embedding", "indicators"):
+        return words
+    counted = f"{words} {progress.done:,} / {progress.total:,}"
+    if progress.eta is None or progress.done == 0:
+        return f"{counted}，正在估算剩余时间"
+    return f"{counted}，约剩 {duration_zh(progress.eta)}"

@@ -177,7 +177,7 @@ def candidate_mask(index: BulletinIndex, filters: Filters | None, years: list[st
 
 def dense_ranking(index: BulletinIndex, query_vector: np.ndarray, mask: np.ndarray | None, depth: int) -> list[int]:
     """Rows by inner product with the query, best first, restricted to the mask."""
-    total = index.dense.ntotal
+    total = index.dense.ntotal if index.has_vectors else 0
     if total == 0:
         return []
     query = query_vector.reshape(1, -1).astype(np.float32)

@@ -28,7 +28,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +50,24 @@ from qa.tokens import TOKENIZER_VERSION, tokenize
 INDEX_FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = "LOCK"  # writers hold an flock on it (see index_lock)
+# The phases of an index run, in order, as `BuildProgress.phase` names them ("waiting": for another writer's lock).
+PHASES = ("waiting", "reading", "embedding", "bm25", "facts", "indicators", "writing")
+
+
+@dataclass(frozen=True)
+class BuildProgress:
+    """Where an index run is: its phase, how much of it is done (items: files, chunks, indicators) and an estimate
+    of the phase's time left, for a status line. A phase reports done=0 when it starts and done=total when it
+    ends; the embedding phases also after every block of texts."""
+
+    phase: str
+    done: int = 0
+    total: int = 0
+    seconds: float = 0.0  # spent in this phase so far
+    eta: float | None = None  # seconds this phase still needs (embedding phases, once a block is done)
+
+
+ProgressCallback = Callable[[BuildProgress], None]
 
 
 @dataclass
@@ -209,7 +227,9 @@ class BulletinIndex:
         self.model = model
         self.updated = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")  # ISO 8601, UTC, like created
         self.created = created or self.updated
-        self.dense = build_dense_index(np.ascontiguousarray(vectors, dtype=np.float32), model["dimension"])
+        # No vectors: a keyword-only index (see `keyword_index`), for BM25 retrieval while the real one is built.
+        self.dense = (build_dense_index(np.ascontiguousarray(vectors, dtype=np.float32), model["dimension"])
+                      if vectors is not None else None)
         self.bm25 = bm25 if bm25 is not None else _build_bm25(chunks)
         self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         self._facts = None
@@ -228,7 +248,8 @@ class BulletinIndex:
                 self._facts = FactTable(self._extract_facts())
         return self._facts
 
-    def embed_indicators(self, embedder: Embedder, old: "BulletinIndex | None" = None) -> None:
+    def embed_indicators(self, embedder: Embedder, old: "BulletinIndex | None" = None,
+                         on_progress: ProgressCallback | None = None) -> None:
         """Embed every distinct fact indicator once (reusing the previous index's vectors by text), so
         indicators can be matched by meaning as well as by wording (经济增速 ~ 国内生产总值增长)."""
         names = sorted({fact.indicator for fact in self.facts() if fact.indicator})
@@ -238,7 +259,7 @@ class BulletinIndex:
             known = dict(zip(old_names, old_matrix))
         missing = [name for name in names if name not in known]
         if missing:
-            known.update(zip(missing, embedder.embed_documents(missing)))
+            known.update(zip(missing, embed_texts(embedder, missing, "indicators", on_progress)))
         matrix = (np.stack([known[name] for name in names]).astype(np.float32) if names
                   else np.zeros((0, self.model["dimension"]), np.float32))
         self._indicators = (names, matrix)
@@ -324,7 +345,7 @@ class BulletinIndex:
 
         cached = getattr(self, "_vector_matrix", None)
         if cached is None:
-            total, dimension = self.dense.ntotal, self.model["dimension"]
+            total, dimension = (self.dense.ntotal if self.dense is not None else 0), self.model.get("dimension")
             flat = self.dense
             if isinstance(flat, faiss.IndexRefine):  # its float32 vectors
                 flat = faiss.downcast_index(flat.refine_index)
@@ -352,10 +373,15 @@ class BulletinIndex:
             cache[key] = compute()
         return cache[key]
 
+    @property
+    def has_vectors(self) -> bool:
+        """False for a keyword-only index (no dense vectors: BM25 retrieval only)."""
+        return self.dense is not None
+
     def vectors(self) -> np.ndarray:
-        """All vectors, row i for chunk i."""
-        if self.dense.ntotal == 0:
-            return np.zeros((0, self.model["dimension"]), dtype=np.float32)
+        """All vectors, row i for chunk i (none for a keyword-only index)."""
+        if self.dense is None or self.dense.ntotal == 0:
+            return np.zeros((0, self.model.get("dimension") or 0), dtype=np.float32)
         return self.dense.reconstruct_n(0, self.dense.ntotal)
 
     def bm25_scores(self, tokens: list[str]) -> np.ndarray:
@@ -402,6 +428,8 @@ class BulletinIndex:
         """Write a new generation and switch CURRENT to it atomically. Returns the generation folder."""
         import faiss
 
+        if self.dense is None:
+            raise ValueError("a keyword-only index (no vectors) is never saved; build the index with update_index")
         index_dir.mkdir(parents=True, exist_ok=True)
         name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         temp = index_dir / f".tmp-{name}"
@@ -533,12 +561,13 @@ def _vectors_only(old: "BulletinIndex") -> "BulletinIndex":
 
 
 @contextmanager
-def index_lock(index_dir: Path) -> Iterator[None]:
+def index_lock(index_dir: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold the index folder's writer lock: one writer at a time, across threads and processes.
 
     Without it a second writer (another `bulletin-qa index`, an `ask` that updates, an upload in the chat)
     would remove the first one's temp folder as a crash leftover, or its fresh generation as stale. The lock
-    is an flock on `LOCK`, released by the kernel when its holder exits or is killed.
+    is an flock on `LOCK`, released by the kernel when its holder exits or is killed. `on_wait` is called
+    once when another writer holds it, before waiting for it.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -547,7 +576,12 @@ def index_lock(index_dir: Path) -> Iterator[None]:
         yield
         return
     with handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         yield
 
 
@@ -754,69 +788,15 @@ def _file_bytes_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild: bool = False,
-                 progress: bool = True, extra_files: list[Path] | None = None,
-                 switch_corpus: bool = False) -> tuple[BulletinIndex, UpdateReport]:
-    """Bring the index in index_dir up to date with the files in corpus_dir, embedding only what changed.
+def _read_corpus(corpus_dir: Path, old: BulletinIndex | None, report: UpdateReport, progress: bool,
+                 phase: "_Phase") -> tuple[dict[str, Bulletin], dict[str, dict], dict[str, list[Chunk]]]:
+    """Read, parse and chunk the corpus folder's files; files `old` holds unchanged are taken from `old`.
 
-    New, changed and removed files are found by content hash. A file that cannot be read or parsed is
-    refused (listed in `files_refused` with the reason) and, if an earlier version of it was indexed,
-    that version stays. The same text under another file name is refused as a duplicate.
-
-    Args:
-        corpus_dir: folder of bulletin files.
-        index_dir: index folder; created if missing.
-        embedder: the embedding model (must match an existing index unless rebuild).
-        rebuild: ignore the existing index and embed everything again.
-        progress: show progress bars.
-        switch_corpus: allow a corpus folder other than the one the index records; it is recorded instead.
+    Refusals, warnings and the added, changed, unchanged and removed files go into `report`.
 
     Returns:
-        The new index (already saved, with corpus_dir recorded in its manifest) and a report of what changed.
-
-    Raises:
-        CorpusMismatchError: the index records another corpus folder and not switch_corpus.
+        (bulletins, file hashes, chunks) by file name.
     """
-    with index_lock(index_dir):
-        return _update_index(corpus_dir, index_dir, embedder, rebuild, progress, switch_corpus)
-
-
-def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild: bool,
-                  progress: bool, switch_corpus: bool = False) -> tuple[BulletinIndex, UpdateReport]:
-    """`update_index` for the holder of the index folder's writer lock."""
-    started = time.perf_counter()
-    report = UpdateReport()
-    corpus_dir = corpus_dir.resolve()
-    # Record the corpus when the index has none on record yet, or is switched to another one; a corpus found at
-    # its recorded place relative to the index (moved together) is the same, and is recorded at the next change.
-    new_record = not has_index(index_dir)
-    if not new_record:
-        try:
-            check_corpus(index_dir, corpus_dir)
-            new_record = recorded_corpus(index_dir) is None
-        except CorpusMismatchError:
-            if not switch_corpus:
-                raise
-            new_record = True
-        except (IndexMissingError, OSError, ValueError):  # no readable manifest: nothing to protect or reuse
-            new_record = True
-    index_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale(index_dir)
-
-    old: BulletinIndex | None = None
-    old_was_reparsed = False
-    if not rebuild and (index_dir / CURRENT_FILE).exists():
-        try:
-            old = BulletinIndex.load(index_dir, embedder, check_versions=False)
-        except (TypeError, KeyError, ValueError):  # records of an older format: nothing reusable
-            report.warnings.append("index in an older format: building it again")
-        if old is not None and not _versions_match(index_dir):
-            # Built by another parser/chunker version: re-parse every file, but keep the vectors of
-            # chunk texts that did not change (same model, checked above).
-            report.warnings.append("index built by another parser/chunker version: every file is parsed again")
-            old = _vectors_only(old)
-            old_was_reparsed = True
-
     old_hashes = old.file_hashes if old else {}
     old_chunks_of: dict[str, list[Chunk]] = {}
     for chunk in old.chunks if old else []:
@@ -831,6 +811,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
     # Files already in the index first: a copy dropped in later under a name that sorts earlier is the
     # duplicate, and must not push the indexed original out.
     paths.sort(key=lambda path: (names[path] not in old_hashes, names[path]))
+    phase.start("reading", len(paths))
     iterator = _progress(paths, "reading", progress)
     for path in iterator:
         name = names[path]
@@ -880,6 +861,159 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
         (report.files_changed if previous else report.files_added).append(name)
     report.files_removed = sorted(set(old_hashes) - set(names.values()))
 
+    phase.end(len(paths))
+    return bulletins, file_hashes, chunks_by_file
+
+
+def keyword_index(corpus_dir: Path, model_name: str) -> tuple[BulletinIndex, UpdateReport]:
+    """An index of the corpus folder for BM25 retrieval only, in seconds: parsed, chunked and BM25-indexed like
+    `update_index` does, with no vectors (nothing embedded) and never saved. It answers while the real index is
+    built (`BulletinIndex.has_vectors` is False).
+
+    Args:
+        corpus_dir: folder of bulletin files.
+        model_name: the embedding model the real index will be built with (named in its status).
+    """
+    started = time.perf_counter()
+    report = UpdateReport()
+    corpus_dir = corpus_dir.resolve()
+    bulletins, file_hashes, chunks_by_file = _read_corpus(corpus_dir, None, report, False, _Phase(None))
+    chunks = [chunk for name in sorted(chunks_by_file) for chunk in chunks_by_file[name]]
+    index = BulletinIndex(chunks, bulletins, file_hashes, None, {"name": model_name, "dimension": None},
+                          bm25=_build_bm25(chunks), corpus_dir=corpus_dir)
+    report.chunks_total = len(chunks)
+    report.seconds = time.perf_counter() - started
+    return index, report
+
+
+class _Phase:
+    """Reports the phases of one index run to an optional `ProgressCallback`."""
+
+    def __init__(self, on_progress: ProgressCallback | None) -> None:
+        self.on_progress = on_progress
+        self.name = ""
+        self.total = 0
+        self.started = time.perf_counter()
+
+    def start(self, name: str, total: int = 0) -> None:
+        self.name, self.total, self.started = name, total, time.perf_counter()
+        self.report(0)
+
+    def report(self, done: int, eta: float | None = None) -> None:
+        if self.on_progress is not None:
+            self.on_progress(BuildProgress(self.name, done, self.total, time.perf_counter() - self.started, eta))
+
+    def end(self, total: int | None = None) -> None:
+        self.report(self.total if total is None else total, 0.0)
+
+
+# When progress is reported, texts are embedded in blocks of a whole number of the embedder's batches (32) sized to
+# take about BLOCK_SECONDS each (measured as it goes), so the time left is re-estimated that often.
+BATCH = 32
+BLOCK_SECONDS = 5.0
+
+
+def embed_texts(embedder: Embedder, texts: list[str], phase: str,
+                on_progress: ProgressCallback | None = None, progress: bool = False) -> np.ndarray:
+    """`embedder.embed_documents(texts)`; with on_progress, in blocks, reporting `phase` after each block with an
+    estimate of the time left (by characters: a block of long texts takes longer).
+
+    The texts are embedded longest first, which is the order sentence-transformers batches them in anyway, so the
+    blocks hold the same batches as one call over all texts would."""
+    if on_progress is None or not texts:
+        return embedder.embed_documents(texts, progress=progress)
+    reporter = _Phase(on_progress)
+    reporter.start(phase, len(texts))
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    vectors: np.ndarray | None = None
+    total_chars, done_chars = sum(len(text) for text in texts) or 1, 0
+    begin, block = 0, BATCH
+    while begin < len(order):
+        rows = order[begin:begin + block]
+        block_started = time.perf_counter()
+        part = embedder.embed_documents([texts[i] for i in rows])
+        if vectors is None:
+            vectors = np.zeros((len(texts), part.shape[1]), dtype=np.float32)
+        vectors[rows] = part
+        begin += len(rows)
+        done_chars += sum(len(texts[i]) for i in rows)
+        elapsed = time.perf_counter() - reporter.started
+        reporter.report(begin, elapsed / done_chars * (total_chars - done_chars))
+        took = max(time.perf_counter() - block_started, 1e-3)
+        block = max(BATCH, min(32 * BATCH, int(len(rows) * BLOCK_SECONDS / took) // BATCH * BATCH))
+    return vectors
+
+
+def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild: bool = False,
+                 progress: bool = True, extra_files: list[Path] | None = None,
+                 switch_corpus: bool = False,
+                 on_progress: ProgressCallback | None = None) -> tuple[BulletinIndex, UpdateReport]:
+    """Bring the index in index_dir up to date with the files in corpus_dir, embedding only what changed.
+
+    New, changed and removed files are found by content hash. A file that cannot be read or parsed is
+    refused (listed in `files_refused` with the reason) and, if an earlier version of it was indexed,
+    that version stays. The same text under another file name is refused as a duplicate.
+
+    Args:
+        corpus_dir: folder of bulletin files.
+        index_dir: index folder; created if missing.
+        embedder: the embedding model (must match an existing index unless rebuild).
+        rebuild: ignore the existing index and embed everything again.
+        progress: show progress bars.
+        switch_corpus: allow a corpus folder other than the one the index records; it is recorded instead.
+        on_progress: called with a `BuildProgress` as each phase starts and ends, and after every block of texts
+            embedded (then the texts are embedded in blocks), e.g. to print it or show it in a status line.
+
+    Returns:
+        The new index (already saved, with corpus_dir recorded in its manifest) and a report of what changed.
+
+    Raises:
+        CorpusMismatchError: the index records another corpus folder and not switch_corpus.
+    """
+    notify = on_progress or (lambda _: None)
+    with index_lock(index_dir, on_wait=lambda: notify(BuildProgress("waiting"))):
+        return _update_index(corpus_dir, index_dir, embedder, rebuild, progress, switch_corpus, on_progress)
+
+
+def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild: bool,
+                  progress: bool, switch_corpus: bool = False,
+                  on_progress: ProgressCallback | None = None) -> tuple[BulletinIndex, UpdateReport]:
+    """`update_index` for the holder of the index folder's writer lock."""
+    started = time.perf_counter()
+    report = UpdateReport()
+    corpus_dir = corpus_dir.resolve()
+    # Record the corpus when the index has none on record yet, or is switched to another one; a corpus found at
+    # its recorded place relative to the index (moved together) is the same, and is recorded at the next change.
+    new_record = not has_index(index_dir)
+    if not new_record:
+        try:
+            check_corpus(index_dir, corpus_dir)
+            new_record = recorded_corpus(index_dir) is None
+        except CorpusMismatchError:
+            if not switch_corpus:
+                raise
+            new_record = True
+        except (IndexMissingError, OSError, ValueError):  # no readable manifest: nothing to protect or reuse
+            new_record = True
+    index_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(index_dir)
+
+    old: BulletinIndex | None = None
+    old_was_reparsed = False
+    if not rebuild and (index_dir / CURRENT_FILE).exists():
+        try:
+            old = BulletinIndex.load(index_dir, embedder, check_versions=False)
+        except (TypeError, KeyError, ValueError):  # records of an older format: nothing reusable
+            report.warnings.append("index in an older format: building it again")
+        if old is not None and not _versions_match(index_dir):
+            # Built by another parser/chunker version: re-parse every file, but keep the vectors of
+            # chunk texts that did not change (same model, checked above).
+            report.warnings.append("index built by another parser/chunker version: every file is parsed again")
+            old = _vectors_only(old)
+            old_was_reparsed = True
+
+    phase = _Phase(on_progress)
+    bulletins, file_hashes, chunks_by_file = _read_corpus(corpus_dir, old, report, progress, phase)
     chunks = [chunk for name in sorted(chunks_by_file) for chunk in chunks_by_file[name]]
     known: dict[str, np.ndarray] = {}
     if old is not None:
@@ -891,7 +1025,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
         if key not in known and key not in missing:
             missing[key] = chunk.embed_text
     if missing:
-        fresh = embedder.embed_documents(list(missing.values()), progress=progress)
+        fresh = embed_texts(embedder, list(missing.values()), "embedding", on_progress, progress)
         known.update(zip(missing.keys(), fresh))
     report.chunks_embedded = len(missing)
     report.chunks_total = len(chunks)
@@ -902,13 +1036,20 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
         # What the previous generation already computed for unchanged chunks and bulletins is reused: their
         # term counts (BM25) when the tokenizer is the same, and their facts when every version matches.
         same_versions = old is not None and not old_was_reparsed
+        phase.start("bm25", len(chunks))
         bm25 = _build_bm25(chunks, keys, old if same_versions else None)
         index = BulletinIndex(chunks, bulletins, file_hashes, vectors, model_manifest(embedder),
                               created=old.created if old else None, bm25=bm25, corpus_dir=corpus_dir)
+        phase.end()
+        phase.start("facts", len(bulletins))
         if same_versions:
             index.reuse_facts(old)
-        index.embed_indicators(embedder, old)
+        index.facts()
+        phase.end()
+        index.embed_indicators(embedder, old, on_progress)
+        phase.start("writing", len(chunks))
         index.save(index_dir)
+        phase.end()
     else:
         index = old
     report.seconds = time.perf_counter() - started

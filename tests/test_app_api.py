@@ -354,7 +354,7 @@ def test_status_is_one_summary_line_and_times_have_one_format(served):
     status = assistant.status()
     assert status["years"] == ("2026", "2026")
     summary = html.unescape(app.status_html(assistant)).split("<summary>")[1].split("</summary>")[0]
-    assert re.fullmatch(r"已收录 《上街信息》 · \d+ 期 · 2026 年 · [\d,]+ 段 · 模型 fake-hash · "
+    assert re.fullmatch(r"已收录 《上街信息》 · \d+ 期 · 2026 年 · [\d,]+ 段 · 模型 fake-hash · 混合检索 · "
                         r"最近更新 \d{4}-\d{2}-\d{2} \d{2}:\d{2}", summary), summary
     assert "《上街信息》第 8" in app.status_html(assistant)  # the issues, folded under the summary
     # The library keeps ISO 8601 in UTC; the chat shows local time in one format whatever the stamp's zone.

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from app_process import BUILT as BUILT_LINE
 from app_process import running_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -372,3 +373,46 @@ def test_trend_answer_shows_a_cited_table_and_a_chart(trend_page, tmp_path):
     page.locator("#chat [data-testid=bot]").first.get_by_text("总体下降").click()  # an earlier table answer
     page.wait_for_selector("#trend-chart img", state="visible")
     assert "2021 年 · 实际：1269万人" in page.inner_text("#sources")
+
+
+def test_first_start_answers_at_once_shows_the_build_and_switches_to_hybrid(browser, tmp_path):
+    """An empty index folder: the page comes up and answers by BM25 while the real build runs in the background
+    (the fake embedder slowed to ~11 s for these 534 chunks, ~7 s for their 330 indicators), the status line
+    counts the chunks embedded with the time left, an upload waits for the build and says so, and the status
+    switches to 混合检索 without a restart."""
+    issue = tmp_path / "上街信息 第9期.md"
+    issue.write_text(ISSUE_9, encoding="utf-8")
+    with running_app(tmp_path / "first-start", BULLETIN, *REPORTS, built=False, script=ROOT / "tests" / "slow_app.py",
+                     env={"BULLETIN_QA_TEST_DELAY": "0.02"}) as app, open_page(browser, app.url) as page:
+        assert "answering with hybrid" not in app.log.read_text()  # still building when the page is up
+        status = page.inner_text("#status summary")
+        assert "关键词检索（语义索引建立中：" in status, status
+        assert "混合检索" not in status
+        answer = ask(page, "全区社会工作者持证人数是多少？")
+        assert "434" in answer and "第 8 期" in answer
+        # The chunks embedded so far out of all, and the time left, move on while the page stays open.
+        page.wait_for_function(r"/正在嵌入段落 [\d,]+ \/ [\d,]+，约剩 \d/.test("
+                               r"document.querySelector('#status summary')?.innerText ?? '')")
+        counts = re.search(r"正在嵌入段落 ([\d,]+) / ([\d,]+)", page.inner_text("#status summary"))
+        done, total = (int(n.replace(",", "")) for n in counts.groups())
+        assert 0 < done < total
+        # An upload during the build waits its turn, says so, and is added once the build is done.
+        page.set_input_files("#upload input[type=file]", [str(issue)])
+        page.wait_for_function("name => (document.querySelector('#upload')?.innerText ?? '').includes(name)",
+                               arg=issue.stem)
+        page.click("#add")
+        page.wait_for_function("(document.querySelector('#upload-message')?.innerText ?? '').includes('语义索引正在建立中')")
+        page.wait_for_function("(document.querySelector('#upload-message')?.innerText ?? '').includes('已添加')",
+                               timeout=60_000)
+        page.wait_for_function("(document.querySelector('#status summary')?.innerText ?? '').includes('混合检索')",
+                               timeout=60_000)
+        status = page.inner_text("#status summary")
+        assert "关键词检索" not in status and "建立中" not in status, status
+        assert re.search(r"最近更新 \d{4}-\d{2}-\d{2} \d{2}:\d{2}$", status.strip()), status
+        assert "17" in ask(page, "全区新建社区食堂多少个？")
+        log = app.log.read_text()
+        for phase in ("reading and parsing files", "embedding chunks", "building the BM25 index", "extracting facts",
+                      "embedding fact indicators", "writing the index generation", BUILT_LINE):
+            assert phase in log, (phase, log)
+        generations = [path.name for path in app.index.iterdir() if path.name.startswith(("gen-", ".tmp-"))]
+        assert len(generations) == 1 and generations[0].startswith("gen-"), generations
