@@ -174,6 +174,12 @@ def model_manifest(embedder: Embedder) -> dict:
     }
 
 
+def chunk_years(chunk: Chunk) -> frozenset[str]:
+    """The years a chunk speaks about: its period and every 'YYYY年' its text names."""
+    named = {str(to_int(m.group(1))) for m in YEAR_RE.finditer(chunk.text)}
+    return frozenset(named | ({chunk.period} if chunk.period else set()))
+
+
 class FactTable(list):
     """The fact table (a list of `qa.facts.Fact`) with its facts grouped by indicator, built on first use, so
     `qa.facts.find_facts` scores each distinct indicator once and visits only the facts of those that match
@@ -266,11 +272,7 @@ class BulletinIndex:
         """Per chunk, the years it speaks about: its period and every 'YYYY年' its text names (cached)."""
         cached = getattr(self, "_chunk_years", None)
         if cached is None:
-            cached = []
-            for chunk in self.chunks:
-                named = {str(to_int(m.group(1))) for m in YEAR_RE.finditer(chunk.text)}
-                cached.append(frozenset(named | ({chunk.period} if chunk.period else set())))
-            self._chunk_years = cached
+            cached = self._chunk_years = [chunk_years(chunk) for chunk in self.chunks]
         return cached
 
     def rows_by_year(self) -> dict[str, np.ndarray]:
@@ -809,6 +811,54 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
             old = _vectors_only(old)
             old_was_reparsed = True
 
+    bulletins, file_hashes, chunks_by_file = scan_corpus(corpus_dir, old, report, progress)
+    chunks = [chunk for name in sorted(chunks_by_file) for chunk in chunks_by_file[name]]
+    known: dict[str, np.ndarray] = {}
+    if old is not None:
+        old_vectors = old.vectors()
+        known = {vector_key(chunk): old_vectors[row] for row, chunk in enumerate(old.chunks)}
+    keys = [vector_key(chunk) for chunk in chunks]
+    missing: dict[str, str] = {}
+    for key, chunk in zip(keys, chunks):
+        if key not in known and key not in missing:
+            missing[key] = chunk.embed_text
+    if missing:
+        fresh = embedder.embed_documents(list(missing.values()), progress=progress)
+        known.update(zip(missing.keys(), fresh))
+    report.chunks_embedded = len(missing)
+    report.chunks_total = len(chunks)
+    vectors = np.stack([known[key] for key in keys]) if keys else np.zeros((0, embedder.dimension), np.float32)
+
+    changed = report.files_added or report.files_changed or report.files_removed or old is None or new_record
+    if changed:
+        # What the previous generation already computed for unchanged chunks and bulletins is reused: their
+        # term counts (BM25) when the tokenizer is the same, and their facts when every version matches.
+        same_versions = old is not None and not old_was_reparsed
+        bm25 = _build_bm25(chunks, keys, old if same_versions else None)
+        index = BulletinIndex(chunks, bulletins, file_hashes, vectors, model_manifest(embedder),
+                              created=old.created if old else None, bm25=bm25, corpus_dir=corpus_dir)
+        if same_versions:
+            index.reuse_facts(old)
+        index.embed_indicators(embedder, old)
+        index.save(index_dir)
+    else:
+        index = old
+    report.seconds = time.perf_counter() - started
+    return index, report
+
+
+
+def scan_corpus(corpus_dir: Path, old: "BulletinIndex | None", report: UpdateReport,
+                progress: bool = False) -> tuple[dict[str, Bulletin], dict[str, dict], dict[str, list[Chunk]]]:
+    """Read, parse and chunk the files of corpus_dir that `old` does not hold unchanged (by content hash).
+
+    Shared by every store (the FAISS folder, Milvus): unchanged files keep `old`'s bulletin and chunks, a file
+    that cannot be read is refused in `report` (keeping `old`'s version of it), and `report` lists the files
+    added, changed, removed and unchanged.
+
+    Returns:
+        (bulletins, per-file hashes, chunks) by file name.
+    """
     old_hashes = old.file_hashes if old else {}
     old_chunks_of: dict[str, list[Chunk]] = {}
     for chunk in old.chunks if old else []:
@@ -870,39 +920,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
         (report.files_changed if previous else report.files_added).append(name)
     report.files_removed = sorted(set(old_hashes) - set(names.values()))
 
-    chunks = [chunk for name in sorted(chunks_by_file) for chunk in chunks_by_file[name]]
-    known: dict[str, np.ndarray] = {}
-    if old is not None:
-        old_vectors = old.vectors()
-        known = {vector_key(chunk): old_vectors[row] for row, chunk in enumerate(old.chunks)}
-    keys = [vector_key(chunk) for chunk in chunks]
-    missing: dict[str, str] = {}
-    for key, chunk in zip(keys, chunks):
-        if key not in known and key not in missing:
-            missing[key] = chunk.embed_text
-    if missing:
-        fresh = embedder.embed_documents(list(missing.values()), progress=progress)
-        known.update(zip(missing.keys(), fresh))
-    report.chunks_embedded = len(missing)
-    report.chunks_total = len(chunks)
-    vectors = np.stack([known[key] for key in keys]) if keys else np.zeros((0, embedder.dimension), np.float32)
-
-    changed = report.files_added or report.files_changed or report.files_removed or old is None or new_record
-    if changed:
-        # What the previous generation already computed for unchanged chunks and bulletins is reused: their
-        # term counts (BM25) when the tokenizer is the same, and their facts when every version matches.
-        same_versions = old is not None and not old_was_reparsed
-        bm25 = _build_bm25(chunks, keys, old if same_versions else None)
-        index = BulletinIndex(chunks, bulletins, file_hashes, vectors, model_manifest(embedder),
-                              created=old.created if old else None, bm25=bm25, corpus_dir=corpus_dir)
-        if same_versions:
-            index.reuse_facts(old)
-        index.embed_indicators(embedder, old)
-        index.save(index_dir)
-    else:
-        index = old
-    report.seconds = time.perf_counter() - started
-    return index, report
+    return bulletins, file_hashes, chunks_by_file
 
 
 def _progress(items: list, label: str, enabled: bool):
