@@ -483,9 +483,11 @@ class BulletinIndex:
         return index
 
 
-def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path, check_versions: bool = True) -> None:
-    """Raise IndexMismatchError when the index on disk cannot be used with this code and embedder."""
-    how = f"rebuild it with: bulletin-qa index CORPUS_DIR --index {index_dir} --rebuild"
+def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path, check_versions: bool = True,
+                   how: str | None = None) -> None:
+    """Raise IndexMismatchError when the index on disk cannot be used with this code and embedder (`how`: the
+    rebuild advice to give, by default for an index folder)."""
+    how = how or f"rebuild it with: bulletin-qa index CORPUS_DIR --index {index_dir} --rebuild"
     expected = {
         "format_version": INDEX_FORMAT_VERSION,
         "parser_version": PARSER_VERSION,
