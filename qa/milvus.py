@@ -43,7 +43,7 @@ DEFAULT_COLLECTION = "bulletin_qa"
 MANIFEST_PROPERTY = "bulletin_qa.manifest"
 MILVUS_FORMAT_VERSION = 1
 PIECE_CHARS = 16_000  # a bulletin's JSON is stored in pieces: ≤ 4 bytes a character stays under VARCHAR's 65,535
-QUERY_BATCH = 1000
+QUERY_LIMIT = 16_384
 # How the lexical side searches, and where the two rankings are fused (README "Scaling out" measures them):
 #   lexical "tokens": BM25 over this project's own tokens (qa.tokens), pre-tokenised into the `tokens` field
 #           "jieba":  BM25 over Milvus's jieba analyzer on the embedded text
@@ -122,9 +122,7 @@ def connect(target: MilvusTarget):
             raise BulletinQAError(f"the folder of the Milvus Lite file {target.uri} does not exist; create it first")
     import logging
 
-    # query_iterator warns on every call that Lite has no server timestamp; nothing is wrong.
-    logging.getLogger("pymilvus.milvus_client.query_iterator").setLevel(logging.ERROR)
-    logging.getLogger("pymilvus").setLevel(logging.ERROR)
+    logging.getLogger("pymilvus").setLevel(logging.ERROR)  # it logs each retry of a call; errors still raise
     try:
         return MilvusClient(uri=target.uri, token=target.token or "")
     except Exception as error:  # pymilvus raises its own MilvusException and grpc errors
@@ -133,6 +131,15 @@ def connect(target: MilvusTarget):
                                   f"(Milvus Lite serves one process at a time; stop that one, or use a Milvus "
                                   f"server for several processes) or it is not a Milvus Lite file") from None
         raise BulletinQAError(f"cannot reach Milvus at {target}: {error}") from None
+
+
+def disconnect(client, target: MilvusTarget) -> None:
+    """Close the client; for Milvus Lite also stop the embedded engine, so another process may open the file."""
+    client.close()
+    if target.lite:
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(target.uri)
 
 
 def read_manifest(client, target: MilvusTarget) -> dict | None:
@@ -199,6 +206,10 @@ class MilvusIndex(BulletinIndex):
     def from_rows(cls, client, target: MilvusTarget, manifest: dict, embedder=None,
                   chunks: list[Chunk] | None = None, bulletins: dict | None = None) -> "MilvusIndex":
         """The index a manifest describes; chunks and bulletins are read from Milvus unless given."""
+        for name in (target.collection, target.bulletins):
+            load_state = str(client.get_load_state(name).get("state", ""))
+            if "Loaded" not in load_state:  # a collection opened afresh (a new process, a server restart)
+                client.load_collection(name)
         index = cls.__new__(cls)
         index.client, index.target = client, target
         index.generation = manifest["generation"]
@@ -207,6 +218,7 @@ class MilvusIndex(BulletinIndex):
         index.created = manifest["created"]
         index.corpus_dir = Path(manifest["corpus"]["path"]) if manifest.get("corpus") else None
         index.sources = sorted({entry["text_sha256"] for entry in index.file_hashes.values()})
+        index.counts = manifest.get("chunk_counts", {})
         if chunks is None:
             chunks = index._read_chunks()
         index.chunks = chunks
@@ -229,27 +241,17 @@ class MilvusIndex(BulletinIndex):
 
     def _read_chunks(self) -> list[Chunk]:
         """The live chunks, in file order and, within a file, in cutting order (as the FAISS folder has them)."""
-        rows = []
-        for source_batch in _batches(self.sources, 200):
-            iterator = self.client.query_iterator(self.target.collection, batch_size=QUERY_BATCH,
-                                                  filter=f"source in {literal(source_batch)}",
-                                                  output_fields=["record", "file", "position"])
-            while True:
-                batch = iterator.next()
-                if not batch:
-                    iterator.close()
-                    break
-                rows.extend(batch)
+        rows = query_all(self.client, self.target.collection, "source", self.sources, ["record", "file", "position"],
+                         self.counts)
         rows.sort(key=lambda row: (row["file"], row["position"]))
         return [Chunk(**json.loads(row["record"])) for row in rows]
 
     def _read_bulletins(self) -> dict:
         """The live bulletins by file, joined from their pieces."""
         pieces: dict[str, list[tuple[int, str]]] = {}
-        for source_batch in _batches(self.sources, 200):
-            for row in self.client.query(self.target.bulletins, filter=f"source in {literal(source_batch)}",
-                                         output_fields=["source", "piece", "payload"]):
-                pieces.setdefault(row["source"], []).append((row["piece"], row["payload"]))
+        for row in query_all(self.client, self.target.bulletins, "source", self.sources,
+                             ["source", "piece", "payload"], {}):
+            pieces.setdefault(row["source"], []).append((row["piece"], row["payload"]))
         by_source = {source: json.loads("".join(text for _, text in sorted(parts)))
                      for source, parts in pieces.items()}
         bulletins = {}
@@ -385,6 +387,36 @@ def fetch_vectors(client, target: MilvusTarget, field: str, values: list[str]) -
                                 output_fields=[field, "vector"]):
             found.setdefault(row[field], np.asarray(row["vector"], dtype=np.float32))
     return found
+
+
+def query_all(client, collection: str, field: str, values: list[str], output_fields: list[str],
+              counts: dict[str, int]) -> list[dict]:
+    """Every row whose `field` is one of values. A query returns at most QUERY_LIMIT rows (Milvus's cap on
+    offset + limit), so values are asked in groups whose known row counts (`counts`, default 1000) fit, and a
+    group that fills the cap is split."""
+    rows: list[dict] = []
+    groups: list[list[str]] = [[]]
+    total = 0
+    for value in values:
+        size = counts.get(value, 1000)
+        if groups[-1] and total + size > QUERY_LIMIT // 2:
+            groups.append([])
+            total = 0
+        groups[-1].append(value)
+        total += size
+    while groups:
+        group = groups.pop()
+        if not group:
+            continue
+        found = client.query(collection, filter=f"{field} in {literal(group)}", output_fields=output_fields,
+                             limit=QUERY_LIMIT)
+        if len(found) >= QUERY_LIMIT:
+            if len(group) == 1:
+                raise BulletinQAError(f"one file has {QUERY_LIMIT} chunks or more in {collection}; split it")
+            groups += [group[: len(group) // 2], group[len(group) // 2:]]
+            continue
+        rows.extend(found)
+    return rows
 
 
 def _batches(items: list, size: int):

@@ -247,8 +247,11 @@ def _update(corpus_dir: Path, target: MilvusTarget, embedder: Embedder, rebuild:
     index.write_facts()
 
     # 3. commit
+    counts: dict[str, int] = {}
+    for chunk in chunks:
+        counts[source_of[chunk.file]] = counts.get(source_of[chunk.file], 0) + 1
     committed = {**index.manifest(), "store": "milvus", "milvus_format": MILVUS_FORMAT_VERSION,
-                 "generation": generation}
+                 "generation": generation, "chunk_counts": counts}
     client.alter_collection_properties(target.collection,
                                        properties={MANIFEST_PROPERTY: json.dumps(committed, ensure_ascii=False)})
 

@@ -20,7 +20,7 @@ from qa.answer import Assistant
 from qa.embed import HashEmbedder
 from qa.errors import BulletinQAError, CorpusMismatchError, IndexMismatchError, IndexMissingError
 from qa.evaluate import evaluate_set
-from qa.milvus import MANIFEST_PROPERTY, MilvusIndex, connect, literal, parse_target, read_manifest
+from qa.milvus import MilvusIndex, connect, disconnect, parse_target, read_manifest
 from qa.milvus_update import update_milvus
 from qa.retrieve import Filters, candidate_mask, dense_ranking, question_places, question_years, retrieve
 from qa.store import update_index
@@ -77,7 +77,7 @@ def test_add_and_remove_a_file(corpus, tmp_path):
     added, report = update_milvus(corpus, target, embedder, progress=False, client=first.client)
     assert report.files_added == [report_file.name] and report.files_unchanged == [SEED.name]
     assert report.chunks_embedded == len(added.chunks) - len(first.chunks)  # the seed is not embedded again
-    answer = Assistant(added, embedder).ask("2024年城镇新增就业多少人？", k=5)
+    answer = Assistant(added, embedder).ask("2023年城镇新增就业多少人？", k=5)
     assert not answer.abstained and answer.citations[0].file == report_file.name
     assert live_rows(added) == len(added.chunks)
 
@@ -177,20 +177,19 @@ def test_missing_extra_is_one_readable_line(tmp_path):
 
 
 def test_a_kill_in_the_middle_of_an_upsert_loses_nothing(tmp_path):
-    """kill -9 while the new report's chunks are being upserted: the committed state answers exactly as before,
-    the rows written before the kill are invisible, and the next run completes and removes them."""
+    """kill -9 of `bulletin-qa index --milvus` twice: in the middle of the upserts, and right after the new rows
+    reached the disk but before the manifest was committed. Each time the committed state answers exactly as
+    before and the rows written are invisible; the next run completes and removes them."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(SEED, corpus / SEED.name)
-    copy_gov_reports(corpus, years=["2014"])
     db = tmp_path / "x.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    base = [sys.executable, "-m", "qa.cli", "index", str(corpus), "--milvus", str(db), "--model", "fake-hash"]
-    subprocess.run([*base, "--json"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
-    questions = [SEED_QUESTION, "2013年城镇新增就业多少人？", "2014年国内生产总值增长的预期目标是多少？"]
+    target = parse_target(db)
+    index, _ = update_milvus(corpus, target, HashEmbedder(), progress=False)
+    disconnect(index.client, target)
+    questions = [SEED_QUESTION, "2015年城镇新增就业多少人？", "2016年国内生产总值增长的预期目标是多少？"]
 
     def state() -> tuple[dict, list[dict], int]:
-        target = parse_target(db)
         client = connect(target)
         try:
             index = MilvusIndex.load(target, HashEmbedder(), client=client)
@@ -199,34 +198,44 @@ def test_a_kill_in_the_middle_of_an_upsert_loses_nothing(tmp_path):
                 answer.pop("seconds", None)
             return read_manifest(client, target), answers, live_rows(index)
         finally:
-            client.close()
+            disconnect(client, target)
 
     manifest, answers, rows = state()
-    copy_gov_reports(corpus, years=["2015", "2016", "2017"])  # three more reports: many upsert batches
-    process = subprocess.Popen(base, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    seen = b""
-    deadline = time.monotonic() + 240
-    while b"upserting" not in seen and time.monotonic() < deadline and process.poll() is None:
-        seen += os.read(process.stderr.fileno(), 4096)
-    time.sleep(0.3)  # a few batches in
-    assert process.poll() is None, "the run ended before it could be killed mid-upsert"
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=60)
+    copy_gov_reports(corpus, years=["2016", "2017"])  # two reports: a few hundred chunks, several upsert batches
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "qa.cli", "index", str(corpus), "--milvus", str(db), "--model", "fake-hash"]
+    data = db / "collections" / target.collection / "partitions"
 
-    after_manifest, after_answers, after_rows = state()
-    assert after_manifest == manifest and after_answers == answers
-    assert after_rows > rows, "the kill came before any row was written; nothing was tested"
+    def flushed() -> set[Path]:
+        return set(data.rglob("*.parquet")) if data.exists() else set()
 
-    done = subprocess.run([*base, "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1])["files_added"] == 3
-    manifest, answers, rows = state()
-    assert len(manifest["files"]) == 5
-    target = parse_target(db)
+    before = flushed()
+    for moment in ("upserting", "flushed"):
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        os.set_blocking(process.stderr.fileno(), False)
+        seen, deadline = b"", time.monotonic() + 240
+        while time.monotonic() < deadline and process.poll() is None:
+            seen += process.stderr.read() or b""
+            if (moment == "upserting" and b"upserting" in seen) or (moment == "flushed" and flushed() - before):
+                break
+            time.sleep(0.002)
+        if moment == "upserting":
+            time.sleep(0.2)  # a few batches in
+        assert process.poll() is None, (f"the run ended before the kill ({moment}): "
+                                        + seen.decode(errors="replace")[-800:])
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        after_manifest, after_answers, after_rows = state()
+        assert after_manifest == manifest and after_answers == answers, moment
+        if moment == "flushed":
+            assert after_rows > rows, "the new rows did not reach the disk before the kill; nothing was tested"
+
     client = connect(target)
-    index = MilvusIndex.load(target, HashEmbedder(), client=client)
-    assert rows == len(index.chunks)  # the leftovers of the killed run are gone or were taken over
-    client.close()
+    index, report = update_milvus(corpus, target, HashEmbedder(), progress=False, client=client)
+    assert len(report.files_added) == 2 and len(index.file_hashes) == 3
+    assert live_rows(index) == len(index.chunks)  # leftovers taken over (same ids) or deleted
+    assert not Assistant(index, HashEmbedder()).ask(questions[1]).abstained
+    disconnect(client, target)
 
 
 @pytest.fixture(scope="module")
