@@ -133,6 +133,23 @@ def connect(target: MilvusTarget):
         raise BulletinQAError(f"cannot reach Milvus at {target}: {error}") from None
 
 
+def missing_index(target: MilvusTarget) -> IndexMissingError:
+    """The error for a target that holds no committed index, saying how to build one."""
+    return IndexMissingError(f"no index in Milvus at {target}; build one with: "
+                             f"bulletin-qa index CORPUS --milvus {target.uri}")
+
+
+def connect_existing(target: MilvusTarget):
+    """A client for an index that must exist already (a reader never creates a Lite file).
+
+    Raises:
+        IndexMissingError: a Lite file that does not exist.
+    """
+    if target.lite and not Path(target.uri).exists():
+        raise missing_index(target)
+    return connect(target)
+
+
 def disconnect(client, target: MilvusTarget) -> None:
     """Close the client; for Milvus Lite also stop the embedded engine, so another process may open the file."""
     client.close()
@@ -193,11 +210,10 @@ class MilvusIndex(BulletinIndex):
             IndexMissingError: nothing committed there; the message says how to build it.
             IndexMismatchError: built with other versions or another model; the message says how to rebuild.
         """
-        client = client or connect(target)
+        client = client or connect_existing(target)
         manifest = read_manifest(client, target)
         if manifest is None:
-            raise IndexMissingError(f"no index in Milvus at {target}; build one with: "
-                                    f"bulletin-qa index CORPUS --milvus {target.uri}")
+            raise missing_index(target)
         check_manifest(manifest, embedder, Path(target.uri), check_versions,
                        how=f"rebuild it with: bulletin-qa index CORPUS --milvus {target.uri} --rebuild")
         return cls.from_rows(client, target, manifest, embedder)

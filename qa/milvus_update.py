@@ -30,9 +30,9 @@ import numpy as np
 
 from qa.chunk import Chunk
 from qa.embed import Embedder
-from qa.errors import CorpusMismatchError, IndexMissingError
+from qa.errors import CorpusMismatchError
 from qa.milvus import (MANIFEST_PROPERTY, MILVUS_FORMAT_VERSION, PIECE_CHARS, MilvusIndex, MilvusTarget, connect,
-                       encode_tokens, fetch_vectors, literal, read_manifest)
+                       connect_existing, encode_tokens, fetch_vectors, literal, missing_index, read_manifest)
 from qa.store import (UpdateReport, bulletin_to_dict, check_manifest, chunk_years, model_manifest, scan_corpus,
                       vector_key)
 from qa.tokens import tokenize
@@ -125,10 +125,9 @@ def corpus_to_update(target: MilvusTarget, corpus_dir: Path | None) -> tuple[Pat
         IndexMissingError: nothing committed at target; the message says how to build it.
         CorpusMismatchError: corpus_dir is not the folder the index was built from.
     """
-    manifest = read_manifest(connect(target), target)
+    manifest = read_manifest(connect_existing(target), target)
     if manifest is None:
-        raise IndexMissingError(f"no index in Milvus at {target}; build one with: "
-                                f"bulletin-qa index CORPUS --milvus {target.uri}")
+        raise missing_index(target)
     recorded = Path(manifest["corpus"]["path"]) if manifest.get("corpus") else None
     if corpus_dir is not None:
         if recorded is not None and corpus_dir.resolve() != recorded:
