@@ -231,9 +231,12 @@ def retrieve(index: BulletinIndex, embedder: Embedder | None, question: str, k: 
     rankings: list[list[int]] = []
     dense: list[int] = []
     lexical: list[int] = []
+    if method in ("hybrid", "dense") and query_vector is None:
+        query_vector = embedder.embed_queries([question])[0]
+    if in_milvus and method == "hybrid" and index.fusion == "rrf":  # fused by Milvus in one call
+        return [Hit(index.chunks[row], row, score, None, None)
+                for row, score in index.search_hybrid(question, query_vector, scope, CANDIDATES)[:k]]
     if method in ("hybrid", "dense"):
-        if query_vector is None:
-            query_vector = embedder.embed_queries([question])[0]
         dense = (index.search_dense(query_vector, scope, CANDIDATES) if in_milvus
                  else dense_ranking(index, query_vector, mask, CANDIDATES))
         rankings.append(dense)
@@ -244,11 +247,8 @@ def retrieve(index: BulletinIndex, embedder: Embedder | None, question: str, k: 
     dense_rank = {row: rank for rank, row in enumerate(dense)}
     bm25_rank = {row: rank for rank, row in enumerate(lexical)}
     weights = [DENSE_WEIGHT, BM25_WEIGHT] if method == "hybrid" else [1.0]
-    fused = fuse(rankings, weights=weights)
-    if in_milvus and method == "hybrid" and index.fusion == "rrf":
-        fused = index.search_hybrid(question, query_vector, scope, CANDIDATES)
     return [
         Hit(index.chunks[row], row, score, dense_rank.get(row), bm25_rank.get(row))
-        for row, score in fused[:k]
+        for row, score in fuse(rankings, weights=weights)[:k]
     ]
 
