@@ -35,13 +35,13 @@ from pathlib import Path
 import numpy as np
 
 from qa.chunk import Chunk
-from qa.errors import BulletinQAError, IndexMissingError
+from qa.errors import BulletinQAError, IndexMismatchError, IndexMissingError
 from qa.store import BulletinIndex, FactTable, bulletin_from_dict, check_manifest
 from qa.tokens import tokenize
 
 DEFAULT_COLLECTION = "bulletin_qa"
 MANIFEST_PROPERTY = "bulletin_qa.manifest"
-MILVUS_FORMAT_VERSION = 1
+MILVUS_FORMAT_VERSION = 2  # 2: years_text beside years
 PIECE_CHARS = 16_000  # a bulletin's JSON is stored in pieces: ≤ 4 bytes a character stays under VARCHAR's 65,535
 QUERY_LIMIT = 16_384
 # How the lexical side searches, and where the two rankings are fused (README "Scaling out" measures them):
@@ -103,6 +103,17 @@ def parse_target(value: str | os.PathLike, collection: str | None = None, token:
                           f"server address (e.g. http://localhost:19530); got {text!r}")
 
 
+def require_packages(target: MilvusTarget) -> None:
+    """Raise a readable BulletinQAError when the optional Milvus packages are not installed."""
+    try:
+        import pymilvus  # noqa: F401
+        if target.lite:
+            import milvus_lite  # noqa: F401 - Lite runs inside pymilvus only when this package is installed
+    except ImportError as error:
+        raise BulletinQAError(f"--milvus needs the optional Milvus packages ({error.name} is missing); install "
+                              f"them with: {INSTALL_HINT}") from None
+
+
 def connect(target: MilvusTarget):
     """A MilvusClient for the target.
 
@@ -110,13 +121,9 @@ def connect(target: MilvusTarget):
         BulletinQAError: the optional packages are missing (the message says how to install them), or the
             server cannot be reached.
     """
-    try:
-        from pymilvus import MilvusClient
-        if target.lite:
-            import milvus_lite  # noqa: F401 - Lite runs inside pymilvus only when this package is installed
-    except ImportError as error:
-        raise BulletinQAError(f"--milvus needs the optional Milvus packages ({error.name} is missing); install "
-                              f"them with: {INSTALL_HINT}") from None
+    require_packages(target)
+    from pymilvus import MilvusClient
+
     if target.lite:
         if not Path(target.uri).parent.is_dir():
             raise BulletinQAError(f"the folder of the Milvus Lite file {target.uri} does not exist; create it first")
@@ -145,6 +152,7 @@ def connect_existing(target: MilvusTarget):
     Raises:
         IndexMissingError: a Lite file that does not exist.
     """
+    require_packages(target)
     if target.lite and not Path(target.uri).exists():
         raise missing_index(target)
     return connect(target)
@@ -214,18 +222,18 @@ class MilvusIndex(BulletinIndex):
         manifest = read_manifest(client, target)
         if manifest is None:
             raise missing_index(target)
-        check_manifest(manifest, embedder, Path(target.uri), check_versions,
-                       how=f"rebuild it with: bulletin-qa index CORPUS --milvus {target.uri} --rebuild")
+        how = f"rebuild it with: bulletin-qa index CORPUS --milvus {target.uri} --rebuild"
+        if manifest.get("milvus_format") != MILVUS_FORMAT_VERSION:
+            raise IndexMismatchError(f"the index in Milvus at {target} has layout {manifest.get('milvus_format')!r}, "
+                                     f"this version reads layout {MILVUS_FORMAT_VERSION}; {how}")
+        check_manifest(manifest, embedder, Path(target.uri), check_versions, how=how)
         return cls.from_rows(client, target, manifest, embedder)
 
     @classmethod
     def from_rows(cls, client, target: MilvusTarget, manifest: dict, embedder=None,
                   chunks: list[Chunk] | None = None, bulletins: dict | None = None) -> "MilvusIndex":
         """The index a manifest describes; chunks and bulletins are read from Milvus unless given."""
-        for name in (target.collection, target.bulletins):
-            load_state = str(client.get_load_state(name).get("state", ""))
-            if "Loaded" not in load_state:  # a collection opened afresh (a new process, a server restart)
-                client.load_collection(name)
+        cls.ensure_loaded(client, target)
         index = cls.__new__(cls)
         index.client, index.target = client, target
         index.generation = manifest["generation"]
@@ -254,6 +262,13 @@ class MilvusIndex(BulletinIndex):
             index.embed_indicators(embedder)
             index.write_facts()
         return index
+
+    @staticmethod
+    def ensure_loaded(client, target: MilvusTarget) -> None:
+        """Load the index's collections into memory when they are not (opened afresh, or after a restart)."""
+        for name in (target.collection, target.bulletins):
+            if "Loaded" not in str(client.get_load_state(name).get("state", "")):
+                client.load_collection(name)
 
     def _read_chunks(self) -> list[Chunk]:
         """The live chunks, in file order and, within a file, in cutting order (as the FAISS folder has them)."""
@@ -338,7 +353,8 @@ class MilvusIndex(BulletinIndex):
                 parts.append(f"(place like {_like(filters.place)}"
                              + (f" or place in {literal(inside)})" if inside else ")"))
         if years:
-            parts.append(f"array_contains_any(years, {literal(sorted(set(years)))})")
+            parts.append("(" + " or ".join(f"years_text like {literal(f'%|{year}|%')}" for year in sorted(set(years)))
+                         + ")")
         if places:
             parts.append(f"place in {literal(sorted(set(places)))}")
         return " and ".join(parts)
