@@ -192,8 +192,8 @@ def literal(value) -> str:
 
 
 def _like(value: str) -> str:
-    """A LIKE pattern matching value anywhere (Milvus's % and _ wildcards in value are matched literally as
-    far as Milvus allows: they are dropped from the pattern's edges only)."""
+    """A LIKE pattern matching value anywhere. A % or _ inside value stays a wildcard (Milvus Lite has no escape
+    for them); department and place names do not contain them."""
     return literal(f"%{value}%")
 
 

@@ -4,7 +4,6 @@ and the seed eval through Milvus with the real model."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -246,6 +245,7 @@ def seed_real_milvus(converted_model_dir, tmp_path_factory):
     return Assistant.open(None, model=str(converted_model_dir), corpus_dir=corpus, progress=False, milvus=target)
 
 
+@pytest.mark.slow  # ~2 min: 141 questions with the real model (CI runs -m slow too)
 def test_seed_sets_through_milvus_hold_the_faiss_pins(seed_real_milvus):
     from test_eval import HELDOUT_SEED_PINNED, PINS, SEED_PINNED, assert_pinned, assert_pins_hold
 
