@@ -761,6 +761,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-k", type=int, default=default_for("k"), help=help_for("k"))
     parser.add_argument("--reranker", default=default_for("reranker"), help=help_for("reranker"))
     parser.add_argument("--today", default=default_for("today"), help=help_for("today"))
+    parser.add_argument("--milvus", default=default_for("milvus"), metavar="URI", help=help_for("milvus"))
+    parser.add_argument("--milvus-collection", default=default_for("milvus-collection"), metavar="NAME",
+                        help=help_for("milvus-collection"))
     return parser
 
 
@@ -774,13 +777,26 @@ def main(argv: list[str] | None = None) -> int:
     index = resolve_path(args.index)
     try:
         given_corpus = given("corpus", args.corpus)
-        corpus, warning = corpus_to_update(index, resolve_path(given_corpus) if given_corpus else None,
-                                           resolve_path(str(setting("corpus").default)),
-                                           build_missing=is_default_path("index", args.index))
+        milvus = None
+        if args.milvus:  # the index in Milvus (qa/milvus.py): updated from the corpus it records, never built here
+            from qa.milvus import parse_target
+            from qa.milvus_update import corpus_to_update as milvus_corpus
+
+            milvus = parse_target(args.milvus, collection=args.milvus_collection)
+            index = None
+            corpus, warning = milvus_corpus(milvus, resolve_path(given_corpus) if given_corpus else None)
+        else:
+            corpus, warning = corpus_to_update(index, resolve_path(given_corpus) if given_corpus else None,
+                                               resolve_path(str(setting("corpus").default)),
+                                               build_missing=is_default_path("index", args.index))
         if warning:
             print(f"warning: {warning}", file=sys.stderr)
         build = None
-        if corpus is not None and not has_index(index):
+        if milvus is not None:
+            print(f"Opening index {milvus} (corpus {corpus or 'not updated'}, model {args.model})…", flush=True)
+            assistant = Assistant.open(index, model=args.model, reranker=args.reranker,
+                                       corpus_dir=corpus, progress=True, today=parse_day(args.today), milvus=milvus)
+        elif corpus is not None and not has_index(index):
             from qa.build import open_at_once
 
             print(f"No index in {index} yet: reading {corpus} for keyword (BM25) answers now; the full index "

@@ -4,6 +4,7 @@
     python eval/run_all.py                                    # every eval/*.jsonl, methods hybrid and baseline
     python eval/run_all.py --sets shangjie-08,heldout-seed --previous main
     python eval/run_all.py --cmrc ../shared/data/cmrc2018/cmrc2018_trial.json --write-pins
+    python eval/run_all.py --sets shangjie-08,heldout-seed,stat-bulletins --milvus tokens+weighted,jieba+rrf
 
 Corpora: shangjie-08 and heldout-seed over the seed bulletin alone (corpus/shangjie-xinxi-2026-08.md, as the
 pinned tests run them); gov-reports and heldout-gov over corpus/gov-work-reports; stat-bulletins* and
@@ -67,9 +68,22 @@ def index_dir_for(cache: Path, label: str, corpus: Path, model: str | None, code
     return cache / f"{label}-{digest.hexdigest()[:12]}"
 
 
+def open_milvus(index_dir: Path, corpus: Path, model: str | None, variant: str):
+    """An assistant over the same corpus in Milvus Lite (`index_dir`.db), searching with `variant`:
+    LEXICAL+FUSION, e.g. tokens+weighted or jieba+rrf (qa/milvus.py)."""
+    from qa.answer import Assistant
+    from qa.milvus import parse_target
+
+    assistant = Assistant.open(None, model=model, corpus_dir=corpus, progress=False,
+                               milvus=parse_target(index_dir.with_name(index_dir.name + ".db")))
+    assistant.index.lexical, assistant.index.fusion = variant.split("+")
+    return assistant
+
+
 def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, model: str | None, code: str,
-            version: str, cmrc: Path | None, write_pins: bool) -> list[dict]:
-    """Evaluate each set with each method using whatever `qa` is importable; one row per set and method."""
+            version: str, cmrc: Path | None, write_pins: bool, milvus: list[str] = ()) -> list[dict]:
+    """Evaluate each set with each method using whatever `qa` is importable; one row per set and method (and,
+    for each Milvus variant in `milvus`, the same rows through Milvus Lite, labelled `milvus VARIANT`)."""
     from qa.answer import Assistant
     from qa.evaluate import evaluate_cmrc, evaluate_set
 
@@ -91,16 +105,22 @@ def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, 
             started = time.perf_counter()
             assistants[index_dir] = Assistant.open(index_dir, model=model, corpus_dir=corpus, progress=False)
             print(f"{version}: index {index_dir} ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        started = time.perf_counter()
-        results = evaluate_set(assistants[index_dir], path, tuple(methods), progress=False)
-        print(f"{version}: {path.stem} × {', '.join(methods)} in {time.perf_counter() - started:.1f} s",
-              file=sys.stderr)
-        for result in results:
-            metrics = result.metrics()
-            answered = sum(1 for r in result.results if not r.answer["abstained"])
-            metrics["answered"] = round(answered / len(result.results), 4) if result.results else None
-            rows.append({"set": result.name, "corpus": label, "method": result.method, "version": version,
-                         **metrics})
+        runs = [(version, assistants[index_dir])]
+        for variant in milvus:
+            started = time.perf_counter()
+            runs.append((f"milvus {variant}", open_milvus(index_dir, corpus, model, variant)))
+            print(f"milvus {variant}: index ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        for label_version, assistant in runs:
+            started = time.perf_counter()
+            results = evaluate_set(assistant, path, tuple(methods), progress=False)
+            print(f"{label_version}: {path.stem} × {', '.join(methods)} in {time.perf_counter() - started:.1f} s",
+                  file=sys.stderr)
+            for result in results:
+                metrics = result.metrics()
+                answered = sum(1 for r in result.results if not r.answer["abstained"])
+                metrics["answered"] = round(answered / len(result.results), 4) if result.results else None
+                rows.append({"set": result.name, "corpus": label, "method": result.method,
+                             "version": label_version, **metrics})
         if write_pins:
             from qa.evaluate import pins_path, write_pins as write
 
@@ -176,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"index cache folder (default: {DEFAULT_CACHE})")
     parser.add_argument("--write-pins", action="store_true", help="rewrite eval/pins/SET.json from the first method's run")
     parser.add_argument("--json", action="store_true", help="print the rows as one JSON list instead of the table")
+    parser.add_argument("--milvus", metavar="VARIANTS",
+                        help="also run every set through Milvus Lite (an index.db beside each cached index), once per "
+                             "comma-separated variant LEXICAL+FUSION: tokens+weighted (the product's), "
+                             "tokens+rrf, jieba+weighted, jieba+rrf; needs pip install -e '.[milvus]'")
     # Internal: the measurement half, run in a subprocess for --previous.
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--code-root", type=Path, default=ROOT, help=argparse.SUPPRESS)
@@ -186,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(args.code_root))  # import the qa of the code measured, not an installed copy
     sets = select_sets(args.sets)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    variants = [v.strip() for v in (args.milvus or "").split(",") if v.strip()]
     rows = measure(sets, methods, ROOT, args.cache, args.model, args.code, args.version, args.cmrc,
-                   args.write_pins and not args.measure)
+                   args.write_pins and not args.measure, variants)
     if args.measure:
         print(json.dumps(rows, ensure_ascii=False))
         return 0

@@ -890,26 +890,37 @@ class Assistant:
         """The live index."""
         return self._reader.index
 
+    milvus = None  # the qa.milvus.MilvusTarget the index lives in, when it is in Milvus
+
     @classmethod
-    def open(cls, index_dir: Path, model: str | None = None, reranker: str | None = None,
-             corpus_dir: Path | None = None, progress: bool = True, today: date | None = None) -> "Assistant":
+    def open(cls, index_dir: Path | None, model: str | None = None, reranker: str | None = None,
+             corpus_dir: Path | None = None, progress: bool = True, today: date | None = None,
+             milvus=None) -> "Assistant":
         """Load the embedder and the index in index_dir (refusing an index built with another model).
 
         Args:
             corpus_dir: when given, the index is first built or brought up to date from this folder
                 (only new or changed files are embedded; nothing is written when nothing changed).
+            milvus: a `qa.milvus.MilvusTarget`: the index is in Milvus there instead of in index_dir.
         """
         from qa.embed import load_embedder
         from qa.store import BulletinIndex, update_index
 
         embedder = load_embedder(model, progress=progress)
-        if corpus_dir is not None:
+        if milvus is not None:
+            from qa.milvus_update import open_milvus
+
+            index, report = open_milvus(milvus, embedder, corpus_dir, progress=progress)
+            for name, reason in report.files_refused.items():
+                print(f"warning: {name} was not indexed: {reason}", file=sys.stderr)
+        elif corpus_dir is not None:
             index, report = update_index(corpus_dir, index_dir, embedder, progress=progress)
             for name, reason in report.files_refused.items():
                 print(f"warning: {name} was not indexed: {reason}", file=sys.stderr)
         else:
             index = BulletinIndex.load(index_dir, embedder)
         assistant = cls(index, embedder, reranker, index_dir=index_dir, corpus_dir=corpus_dir, today=today)
+        assistant.milvus = milvus
         assistant.last_update = index.updated
         return assistant
 
@@ -936,7 +947,7 @@ class Assistant:
         from qa.store import UpdateReport, update_index
         from qa.upload import stage_uploads
 
-        if self.corpus_dir is None or self.index_dir is None:
+        if self.corpus_dir is None or (self.index_dir is None and self.milvus is None):
             raise BulletinQAError("this assistant was opened without a corpus folder; cannot add files")
         with self._update_lock:
             if self.embedder is None:
@@ -944,7 +955,13 @@ class Assistant:
             refused, staged = stage_uploads(paths, self.corpus_dir, self.index)
             report = UpdateReport()
             if staged:
-                index, report = update_index(self.corpus_dir, self.index_dir, self.embedder, progress=progress)
+                if self.milvus is not None:
+                    from qa.milvus_update import update_milvus
+
+                    index, report = update_milvus(self.corpus_dir, self.milvus, self.embedder, progress=progress,
+                                                  client=self.index.client)
+                else:
+                    index, report = update_index(self.corpus_dir, self.index_dir, self.embedder, progress=progress)
                 report.saved_as = staged
                 self._reader = Reader(index, self.embedder, self._reranker)
                 self.last_update = index.updated

@@ -21,6 +21,8 @@ examples:
   bulletin-qa ask "全区社会工作者持证人数是多少？"
   echo "灵芝雀合唱团代表谁参加了展演？" | bulletin-qa ask --json
   bulletin-qa index corpus --json        # counts as one JSON object
+  bulletin-qa index corpus --milvus index.db   # the same index in Milvus Lite (pip install -e '.[milvus]')
+  bulletin-qa ask --milvus index.db "全区社会工作者持证人数是多少？"
 
 Every option has an environment twin, e.g. BULLETIN_QA_INDEX=/data/index.
 An index remembers the corpus folder it was built from: ask and eval update it from that folder only.
@@ -33,6 +35,33 @@ CORPUS_HELP = ("folder of bulletin files the index is updated from first; it mus
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", default=default_for("index"), help=help_for("index"))
     parser.add_argument("--model", default=default_for("model"), help=help_for("model"))
+    parser.add_argument("--milvus", default=default_for("milvus"), metavar="URI", help=help_for("milvus"))
+    parser.add_argument("--milvus-collection", default=default_for("milvus-collection"), metavar="NAME",
+                        help=help_for("milvus-collection"))
+
+
+def milvus_target(args: argparse.Namespace):
+    """The --milvus target, or None for the index folder.
+
+    Raises:
+        BulletinQAError: --milvus is neither a .db path nor a server address.
+    """
+    if not args.milvus:
+        return None
+    from qa.milvus import parse_target
+
+    return parse_target(args.milvus, collection=args.milvus_collection)
+
+
+def milvus_corpus(args: argparse.Namespace, target) -> Path | None:
+    """The corpus folder `ask` and `eval` update the index in Milvus from (None: use it as it is)."""
+    from qa.milvus_update import corpus_to_update as choose
+
+    corpus = given("corpus", getattr(args, "corpus", None))
+    folder, warning = choose(target, resolve_path(corpus) if corpus else None)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    return folder
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,8 +202,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise BulletinQAError(f"unknown method {', '.join(unknown) or '(none)'}; choose from {', '.join(METHODS)}")
     results = []
     if args.files:
-        assistant = Assistant.open(resolve_path(args.index), model=args.model, corpus_dir=corpus_to_update(args),
-                                   progress=not args.json, today=parse_day(args.today))
+        target = milvus_target(args)
+        if target is not None:
+            assistant = Assistant.open(None, model=args.model, corpus_dir=milvus_corpus(args, target),
+                                       progress=not args.json, today=parse_day(args.today), milvus=target)
+        else:
+            assistant = Assistant.open(resolve_path(args.index), model=args.model, corpus_dir=corpus_to_update(args),
+                                       progress=not args.json, today=parse_day(args.today))
         for path in args.files:
             outcome = evaluate_set(assistant, path, methods, progress=not args.json)
             if args.write_pins:
@@ -236,7 +270,13 @@ def cmd_facts(args: argparse.Namespace) -> int:
     from qa.facts import find_facts
     from qa.store import BulletinIndex
 
-    index = BulletinIndex.load(resolve_path(args.index))
+    target = milvus_target(args)
+    if target is not None:
+        from qa.milvus import MilvusIndex
+
+        index = MilvusIndex.load(target)
+    else:
+        index = BulletinIndex.load(resolve_path(args.index))
     found = find_facts(index.facts(), args.query, series=args.series, year_from=args.year_from,
                        year_to=args.year_to, kinds=tuple(args.kind) if args.kind else None)
     found.sort(key=lambda f: (f.series, f.period or "", f.file, f.start))
@@ -297,6 +337,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.embed import load_embedder
     from qa.store import has_index, recorded_corpus, update_index
 
+    target = milvus_target(args)
+    if target is not None:
+        return index_milvus(args, target)
     index_dir = resolve_path(args.index)
     corpus = given("corpus", args.corpus)
     if corpus is None and has_index(index_dir):
@@ -311,6 +354,33 @@ def cmd_index(args: argparse.Namespace) -> int:
     _, report = update_index(resolve_path(corpus or str(setting("corpus").default)), index_dir, embedder,
                              rebuild=args.rebuild, progress=not args.json, switch_corpus=args.switch_corpus,
                              on_progress=None if args.json else ProgressPrinter())
+    return print_report(args, report)
+
+
+def index_milvus(args: argparse.Namespace, target) -> int:
+    """`bulletin-qa index --milvus URI`: build or update the index in Milvus."""
+    from qa.embed import load_embedder
+    from qa.milvus import connect, read_manifest
+    from qa.milvus_update import update_milvus
+
+    corpus = given("corpus", args.corpus)
+    client = connect(target)
+    if corpus is None:
+        manifest = read_manifest(client, target) or {}
+        corpus = manifest.get("corpus", {}).get("path")
+        if corpus is not None and not Path(corpus).is_dir():
+            raise BulletinQAError(f"the corpus folder {corpus} that the index in Milvus at {target} was built from no "
+                                  f"longer exists; give its new place: bulletin-qa index CORPUS --milvus {args.milvus} "
+                                  f"--switch-corpus")
+    embedder = load_embedder(args.model)
+    _, report = update_milvus(resolve_path(corpus or str(setting("corpus").default)), target, embedder,
+                              rebuild=args.rebuild, progress=not args.json, switch_corpus=args.switch_corpus,
+                              client=client)
+    return print_report(args, report)
+
+
+def print_report(args: argparse.Namespace, report) -> int:
+    """Print what an index update did; exit code 1 when a file was refused."""
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False))
     else:
@@ -360,9 +430,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.question is None and not question.strip():
             continue
         if assistant is None:  # opened at the first question, so empty input fails without loading the model
-            corpus = None if args.no_update else corpus_to_update(args)
-            assistant = Assistant.open(resolve_path(args.index), model=args.model, reranker=args.reranker,
-                                       corpus_dir=corpus, progress=not args.json, today=parse_day(args.today))
+            target = milvus_target(args)
+            if target is not None:
+                corpus = None if args.no_update else milvus_corpus(args, target)
+                assistant = Assistant.open(None, model=args.model, reranker=args.reranker, corpus_dir=corpus,
+                                           progress=not args.json, today=parse_day(args.today), milvus=target)
+            else:
+                corpus = None if args.no_update else corpus_to_update(args)
+                assistant = Assistant.open(resolve_path(args.index), model=args.model, reranker=args.reranker,
+                                           corpus_dir=corpus, progress=not args.json, today=parse_day(args.today))
         answer = assistant.ask(question, filters=filters, k=args.k)
         asked += 1
         if args.json:

@@ -248,19 +248,29 @@ def retrieve(index: BulletinIndex, embedder: Embedder | None, question: str, k: 
     places, unknown = question_places(index, question)
     if unknown and not places:
         return []  # "2025年洛阳市…": no bulletin speaks for that place, and another city's figure is no answer
-    mask = candidate_mask(index, filters, years, places)
-    if mask is not None and not mask.any():
-        return []
+    # An index in Milvus (qa.milvus.MilvusIndex) searches itself, with the same restrictions as an expression.
+    in_milvus = hasattr(index, "search_dense")
+    if in_milvus:
+        scope = index.scope(filters, years, places)
+    else:
+        mask = candidate_mask(index, filters, years, places)
+        if mask is not None and not mask.any():
+            return []
     rankings: list[list[int]] = []
     dense: list[int] = []
     lexical: list[int] = []
+    if method in ("hybrid", "dense") and query_vector is None:
+        query_vector = embedder.embed_queries([question])[0]
+    if in_milvus and method == "hybrid" and index.fusion == "rrf":  # fused by Milvus in one call
+        return [Hit(index.chunks[row], row, score, None, None)
+                for row, score in index.search_hybrid(question, query_vector, scope, CANDIDATES)[:k]]
     if method in ("hybrid", "dense"):
-        if query_vector is None:
-            query_vector = embedder.embed_queries([question])[0]
-        dense = dense_ranking(index, query_vector, mask, CANDIDATES)
+        dense = (index.search_dense(query_vector, scope, CANDIDATES) if in_milvus
+                 else dense_ranking(index, query_vector, mask, CANDIDATES))
         rankings.append(dense)
     if method in ("hybrid", "bm25"):
-        lexical = bm25_ranking(index, question, mask, CANDIDATES)
+        lexical = (index.search_bm25(question, scope, CANDIDATES) if in_milvus
+                   else bm25_ranking(index, question, mask, CANDIDATES))
         rankings.append(lexical)
     dense_rank = {row: rank for rank, row in enumerate(dense)}
     bm25_rank = {row: rank for rank, row in enumerate(lexical)}

