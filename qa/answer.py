@@ -634,7 +634,9 @@ class Reader:
                         preamble = intro + sentence[:16]
                         score += self._figure_fit(question, clause, window, figures, preamble)
                         labels = [clause[:figures[0][0]] if figures else clause]
-                        if position > 0:  # "…2929.40亿元，比上年增长5.4%": the subject is the sentence's
+                        own = re.sub(r"[^\u4e00-\u9fff]", "", COMPARISON_BASE_RE.sub("", labels[0]))
+                        if position > 0 and len(own) <= 2:
+                            # "…2929.40亿元，比上年增长5.4%": a label that is only a verb has the sentence's subject
                             head = text[clauses[0][0]:clauses[0][1]]
                             labels.append(head[:(parse_figures(head) or [(len(head),)])[0][0]])
                         precision = PRECISION_WEIGHT * self.label_precision(question, labels)
