@@ -20,6 +20,23 @@ CMRC_EXCERPT = ROOT / "tests" / "data" / "cmrc2018" / "cmrc2018_trial-excerpt.js
 SHARED_DATA = ROOT.parent / "shared" / "data"
 GOV_JSONL = SHARED_DATA / "gov-work-reports" / "government_work_reports.jsonl"
 CMRC_TRIAL = SHARED_DATA / "cmrc2018" / "cmrc2018_trial.json"
+SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
+
+# A second, small issue of the seed series, for uploads (区民政局's 17 社区食堂).
+ISSUE_9 = """# 上街信息
+
+第 9 期
+
+中共上街区委办公室
+
+2026 年 3 月 12 日
+
+## 区民政局推进社区食堂建设 让老年人吃上放心饭
+
+今年以来，区民政局聚焦老年人就餐难题，统筹推进社区食堂建设。全区新建社区食堂 17 个，累计服务老年人 5600 余人次，群众满意度持续提升。（区民政局）
+
+责任编辑：柴亚文
+"""
 
 
 def gov_report(year: str) -> Path:
@@ -46,3 +63,10 @@ def needs_shared(path: Path) -> pytest.MarkDecorator:
     """Mark for a test that reads path, a file of the full data in `../shared/data/`: skip it when it is absent."""
     return pytest.mark.skipif(not path.is_file(), reason=f"../shared/data/{path.relative_to(SHARED_DATA)} not found: "
                                                          "optional check on the full data")
+
+
+def seed_corpus(folder: Path) -> Path:
+    """A corpus folder holding the seed bulletin alone."""
+    folder.mkdir()
+    shutil.copy(SEED, folder / SEED.name)
+    return folder

@@ -13,8 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
 from app_process import BUILT as BUILT_LINE
 from app_process import running_app
+from data_files import ISSUE_9
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,20 +36,6 @@ pytestmark = [
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
 
-ISSUE_9 = """# 上街信息
-
-第 9 期
-
-中共上街区委办公室
-
-2026 年 3 月 12 日
-
-## 区民政局推进社区食堂建设 让老年人吃上放心饭
-
-今年以来，区民政局聚焦老年人就餐难题，统筹推进社区食堂建设。全区新建社区食堂 17 个，累计服务老年人 5600 余人次，群众满意度持续提升。（区民政局）
-
-责任编辑：柴亚文
-"""
 
 # The parser drops markdown's `__` bold markers, so the script sets both window.__xss and window.xss.
 HOSTILE_ISSUE = """# 上街信息

@@ -19,24 +19,12 @@ from qa.messages import build_progress_zh
 from qa.store import (PHASES, BuildProgress, BulletinIndex, embed_texts, has_index, index_lock, keyword_index,
                       update_index)
 
+from data_files import ISSUE_9
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
 REPORTS = [ROOT / "corpus" / "gov-work-reports" / f"gov-work-report-{year}.md" for year in (2023, 2024)]
 QUESTION = "全区社会工作者持证人数是多少？"
-ISSUE_9 = """# 上街信息
-
-第 9 期
-
-中共上街区委办公室
-
-2026 年 3 月 12 日
-
-## 区民政局推进社区食堂建设 让老年人吃上放心饭
-
-今年以来，区民政局聚焦老年人就餐难题，统筹推进社区食堂建设。全区新建社区食堂 17 个，累计服务老年人 5600 余人次，群众满意度持续提升。（区民政局）
-
-责任编辑：柴亚文
-"""
 
 
 @pytest.fixture

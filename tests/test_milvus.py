@@ -24,7 +24,7 @@ from qa.milvus_update import update_milvus
 from qa.retrieve import Filters, candidate_mask, dense_ranking, question_places, question_years, retrieve
 from qa.store import update_index
 
-from data_files import copy_gov_reports
+from data_files import copy_gov_reports, seed_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
@@ -33,10 +33,7 @@ SEED_QUESTION = "全区社会工作者持证人数是多少？"
 
 @pytest.fixture
 def corpus(tmp_path):
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    shutil.copy(SEED, folder / SEED.name)
-    return folder
+    return seed_corpus(tmp_path / "corpus")
 
 
 def live_rows(index: MilvusIndex) -> int:

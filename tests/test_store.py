@@ -12,7 +12,7 @@ from qa.errors import IndexMismatchError, IndexMissingError
 from qa.retrieve import retrieve
 from qa.store import CURRENT_FILE, BulletinIndex, current_generation, update_index
 
-from data_files import copy_gov_reports
+from data_files import copy_gov_reports, seed_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
@@ -20,10 +20,7 @@ SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
 
 @pytest.fixture
 def corpus(tmp_path):
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    shutil.copy(SEED, folder / SEED.name)
-    return folder
+    return seed_corpus(tmp_path / "corpus")
 
 
 def snapshot(index_dir: Path) -> dict:
