@@ -109,6 +109,10 @@ CJK_PAIR_RE = re.compile(r"[\u4e00-\u9fff]{2}")
 # What a change is measured against (比上年, 同比) is no part of what is measured: a label never loses for it.
 COMPARISON_BASE_RE = re.compile(r"[比较](?:上年|去年|前一年)(?:同期|末)?|同比|环比")
 
+# A parallel list: "a、b、c" or "a、b和c" (members and figures alike).
+# A parallel list: "a、b、c" or "a、b和c" (members and figures alike).
+LIST_SEPARATOR_RE = re.compile(r"\s*(?:、|和|及|与)\s*")
+LIST_FIGURES_RE = re.compile(r"((?:\d+(?:\.\d+)?\s*%?\s*(?:、|和|及|与)\s*)+\d+(?:\.\d+)?\s*%?)")
 # "从 65% 提升至 98%", "16 家…扩充至 29 家" (FROM_TO_RE): the first figure is where a change started; asked
 # 原来 it is the answer.
 ORIGINAL_CUES = re.compile(r"原来|原先|以前|之前|起初|最初|从多少")
@@ -773,7 +777,7 @@ class Reader:
         clause, resolving lists ('A、B、C…提升至 x、y、z') to one member."""
         c_start, c_end = best["clause"]
         clause = text[c_start:c_end].rstrip("，；：,;:。")
-        member = resolve_list_member(question, clause, self.coverage)
+        member = resolve_list_member(question, clause, lambda text: self.coverage(question, text))
         if member is not None:
             label, figure = member
             parsed = parse_figures(figure)
@@ -1135,38 +1139,45 @@ def _with_context(chunk: Chunk, sentence: str) -> str:
 
 def resolve_list_member(question: Question, clause: str, coverage) -> tuple[str, str] | None:
     """'园区、重点非公企业、社会组织、行业协会商会党组织覆盖率提升至 92.5%、87%、94%、91%' + a question about
-    社会组织 → ('社会组织党组织覆盖率', '94%'). None when the clause is not such a parallel list."""
-    figure_list = re.search(r"((?:\d+(?:\.\d+)?\s*%?\s*、\s*)+\d+(?:\.\d+)?\s*%?)", clause)
+    社会组织 → ('社会组织党组织覆盖率', '94%'). None when the clause is not such a parallel list.
+
+    A suffix shared by the list is written once, after its last member; it spreads over every member. The
+    shared part is what the last name has beyond the width of the others when they are all of one width
+    ('城市学校、农村学校团组织覆盖率'), else the longest end of the last name that the question also says,
+    leaving the last member at least one character of its own ('第一、二、三产业增加值占…比重' asked about 第三产业… → 产业增加值占…比重).
+    A member that already ends as the suffix begins is not doubled ('城市学校、农村学校团组织…')."""
+    figure_list = LIST_FIGURES_RE.search(clause)
     if not figure_list:
         return None
-    figures = [f.strip() for f in figure_list.group(1).split("、")]
+    figures = [f.strip() for f in LIST_SEPARATOR_RE.split(figure_list.group(1)) if f.strip()]
     head = clause[:figure_list.start()]
     verb = re.search(r"(提升至|提高到|提高至|达到|达|分别为|分别是|分别达|增至|降至|为)\s*$", head)
     subject = head[:verb.start()] if verb else head
-    subject = re.sub(r"^(推动|推进|实现|全区|全市|其中)", "", subject)
-    names = subject.split("、")
-    if len(names) != len(figures):
+    names = [name for name in LIST_SEPARATOR_RE.split(subject) if name]
+    if len(names) != len(figures) or len(names) < 2:
         return None
-    # The shared tail of the last name (党组织覆盖率) applies to every member.
+    asked = normalise(question.text).replace("的", "")
     last = names[-1]
-    tail_match = re.search(r"(党组织覆盖率|覆盖率|比重|比例|增长率|率|占比|人数|数量|增速)$", last)
-    tail = tail_match.group(1) if tail_match else ""
+    widths = {len(name) for name in names[:-1]}
+    if len(widths) == 1 and len(last) > min(widths) + 1:
+        tail = last[min(widths):]  # members of one width ("第一产业、第二产业、第三产业增加值…"): the rest is shared
+    else:
+        tail = next((last[cut:] for cut in range(1, len(last) - 1) if last[cut:].replace("的", "") in asked), "")
     if tail:
-        core = last[: -len(tail)]
-        tail = last[len(core):] if core else tail
-        names[-1] = core
-        # "行业协会商会党组织覆盖率": the organisation part before 党组织 also belongs to the tail
-        shared = re.search(r"(党组织)$", names[-1])
-        if shared:
-            names[-1] = names[-1][: -len(shared.group(1))]
-            tail = shared.group(1) + tail
-    scores = [coverage(Question(question.text, question.kind, question.content,
-                                [t for t in question.tokens if t not in tokenize(tail)], None, None), name)
-              for name in names]
-    best = max(range(len(names)), key=lambda i: scores[i])
-    if scores[best] <= 0 or sorted(scores)[-1] == sorted(scores)[-2] if len(scores) > 1 else False:
-        return None
-    return f"{names[best].strip()}{tail}", figures[best]
+        names[-1] = last[:len(last) - len(tail)]
+    full = []
+    for name in names:
+        overlap = next((k for k in range(min(len(name), len(tail)), 0, -1) if name.endswith(tail[:k])), 0)
+        full.append(name + tail[overlap:])
+    said = [i for i, name in enumerate(full) if normalise(name).replace("的", "") in asked]
+    if len(said) == 1:
+        best = said[0]
+    else:
+        scores = [coverage(name) for name in full]
+        best = max(range(len(full)), key=lambda i: scores[i])
+        if scores[best] <= 0 or sorted(scores)[-1] == sorted(scores)[-2]:
+            return None
+    return full[best].strip(), figures[best]
 
 
 def unsupported_figures(answer: Answer) -> list[str]:

@@ -62,7 +62,8 @@ def test_figure_answer_leads_with_figure_and_cites(assistant):
 def test_list_resolves_to_the_right_member(assistant, question, member, figure):
     answer = assistant.ask(question)
     assert not answer.abstained
-    assert answer.answer.startswith(f"{figure} —— {member}")
+    # the member as printed, with the list's shared suffix (推动园区党组织覆盖率: no word is cut off the text)
+    assert answer.answer.startswith(f"{figure} —— ") and f"{member}" in answer.answer.split("——")[1]
     others = {"92.5%", "87%", "94%", "91%"} - {figure}
     assert not any(other in answer.answer for other in others)
 
@@ -310,3 +311,29 @@ def test_a_figure_answer_starts_with_its_figure(assistant):
     assert answer.answer.startswith("434 人 —— ") and "全区持证人数达 434 人" in answer.answer
     difference = assistant.ask("两新工委成员单位增加了几家？")
     assert difference.answer.startswith("13 家 —— ") and "（计算：29 − 16 = 13 家）" in difference.answer
+
+
+PARTY_LIST = "园区、重点非公企业、社会组织、行业协会商会党组织覆盖率提升至 92.5%、87%、94%、91%"
+SCHOOL_LIST = "城市学校、农村学校团组织覆盖率提升至92.5%、87%"
+SECTOR_LIST = "第一、二、三产业增加值占地区生产总值的比重分别为10.6%、19.3%和70.1%"
+SECTOR_LIST_LONG = "第一产业、第二产业、第三产业增加值占生产总值的比重分别为 14.7%、20.6%、64.7%"
+
+
+@pytest.mark.parametrize("clause, question, figure", [
+    # a suffix written once after the last member spreads over the list, whatever words it is made of
+    (PARTY_LIST, "社会组织党组织覆盖率是多少？", "94%"),
+    (PARTY_LIST, "重点非公企业的党组织覆盖率？", "87%"),
+    (PARTY_LIST, "行业协会商会党组织覆盖率是多少", "91%"),
+    (SCHOOL_LIST, "城市学校团组织覆盖率是多少？", "92.5%"),
+    (SCHOOL_LIST, "农村学校团组织覆盖率是多少？", "87%"),
+    # a statistical bulletin's sector shares, with 和 before the last figure, and members of one width
+    (SECTOR_LIST, "第三产业增加值占地区生产总值的比重是多少？", "70.1%"),
+    (SECTOR_LIST, "第二产业增加值占地区生产总值的比重是多少？", "19.3%"),
+    (SECTOR_LIST_LONG, "第二产业增加值占GDP的比重是多少？", "20.6%"),
+])
+def test_a_shared_suffix_spreads_over_a_list(clause, question, figure):
+    from qa.answer import analyse, resolve_list_member
+
+    parsed = analyse(question)
+    member = resolve_list_member(parsed, clause, lambda text: len(set(text) & set(parsed.content)) / len(set(parsed.content)))
+    assert member is not None and member[1] == figure, member
