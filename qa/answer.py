@@ -8,7 +8,6 @@ number in it is checked against its quotes (`check_figures`); one that fails is 
 from __future__ import annotations
 
 import math
-import os
 import re
 import sys
 import threading
@@ -104,7 +103,7 @@ SEMANTIC_MARGIN = 0.1  # only candidates this close to the lexical best are reor
 NOT_RELATED = ("masthead", "footer")
 
 # How much a figure label that says no more than the question (label_precision) adds to a candidate's score.
-PRECISION_WEIGHT = float(os.environ.get("PW", "0.2"))
+PRECISION_WEIGHT = 0.2
 CJK_PAIR_RE = re.compile(r"[\u4e00-\u9fff]{2}")
 # What a change is measured against (比上年, 同比) is no part of what is measured: a label never loses for it.
 COMPARISON_BASE_RE = re.compile(r"[比较](?:上年|去年|前一年)(?:同期|末)?|同比|环比")
