@@ -62,7 +62,6 @@ GRADIO_LOCALES = ("ar", "ca", "ckb", "de", "en", "es", "et", "eu", "fa", "fi", "
 MISSING = "缺（公报中没有这一年的数据）"
 CONFLICT = "两期公报说法不同"
 ROLE_WORDS = {"target": "目标", "outcome": "实际"}
-ROW_LINE_RE = re.compile(r"^\d{4} 年(?:目标)?：")  # a row line of a table answer's text, not its summary
 PLAIN_UNITS = ("%", "个百分点", "‰")  # units charted as written, never scaled by 万/亿
 SCALES = ((1e12, "万亿"), (1e8, "亿"), (1e4, "万"))
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
@@ -191,9 +190,8 @@ def partial_answer(answer: Answer, step: int) -> str:
 
 # ----- a table answer: one row per period, then the summary; and its chart -----
 def table_summary(answer: Answer) -> str | None:
-    """The one-line summary of a table answer: its text's last line when that is not a row line."""
-    lines = answer.answer.splitlines()
-    return lines[-1] if len(lines) > 1 and not ROW_LINE_RE.match(lines[-1]) else None
+    """The one-line summary of a table answer, as the answer computed it."""
+    return answer.summary or None
 
 
 def table_lines(answer: Answer) -> list[str]:
@@ -214,7 +212,7 @@ def table_lines(answer: Answer) -> list[str]:
             cells = ["—", '<span class="missing">缺</span>', f"{esc(role_word)}：{note}" if both_roles else note, "—"]
         else:
             indicators = list(dict.fromkeys(row["indicator"] or "—" for row in shown))
-            values = [f"<strong>{esc(row['text'])}</strong>{esc(qualifier(answer, row))}" for row in shown]
+            values = [f"<strong>{esc(row['text'])}</strong>{esc(row.get('bound', ''))}" for row in shown]
             cited = [chip(answer.citations[row["citation"]], brief=True) for row in shown
                      if row["citation"] is not None and 0 <= row["citation"] < len(answer.citations)]
             if any(row["status"] == "conflict" for row in shown):
@@ -228,16 +226,6 @@ def table_lines(answer: Answer) -> list[str]:
     if summary:
         lines += ["", bold_figures(summary, answer.figures)]
     return lines
-
-
-def qualifier(answer: Answer, row: dict) -> str:
-    """左右/以上/以内/以下 as the answer's row line writes it after a row's figure ('5%左右（国内生产总值）')."""
-    label = f"{row['period']} 年{'目标' if row['role'] == 'target' else ''}："
-    for line in answer.answer.splitlines():
-        if line.startswith(label):
-            found = re.search(re.escape(row["text"]) + r"(左右|以上|以内|以下)（", line)
-            return found.group(1) if found else ""
-    return ""
 
 
 def chart_font() -> str | None:

@@ -22,8 +22,9 @@ Checks, for every line:
     ５％左右 -> %, 1个百分点 -> 百分点); when the figure has no unit text ("1386万") the unit is implied
     by the context and only has to be non-empty; a unit never starts with a scale character;
   * `kind` percent has unit %; `period` is not after the year the file was issued; in a report, a target
-    refers to the report's year (or the year before, for last year's target restated), anything else to
-    an earlier year;
+    refers to the report's year (or the year before, for last year's target restated), a count or percent
+    to an earlier year; a change may be planned ("拟按4%左右安排、比上年提高1个百分点": a change, of the
+    report's year);
   * completeness: in every labelled sentence, every number written in digits (and every 百分之…, …个百分点,
     …倍 written in Chinese numerals) lies inside a labelled figure, unless it is a date (2026 年, 2 月,
     12 日), an ordinal (第 8 期) or part of a name (C919, PM2.5, M2, 网格5+); no figure is labelled more
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                 elif source.is_report and row["kind"] == "target" and period not in (source.year, source.year - 1):
                     errors.append(f"{where}: a target in the {source.year} report should refer to "
                                   f"{source.year} (or {source.year - 1}), not {period}")
-                elif source.is_report and row["kind"] != "target" and period >= source.year:
+                elif source.is_report and row["kind"] not in ("target", "change") and period >= source.year:
                     errors.append(f"{where}: a reported figure in the {source.year} report should refer to an "
                                   f"earlier year, not {period}")
             if row["indicator"] not in sentence:

@@ -22,7 +22,7 @@ import numpy as np
 
 from qa.chunk import Chunk
 from qa.errors import BulletinQAError
-from qa.facts import TARGET_WORDS, list_intro
+from qa.cues import COMPARISON_BASE_RE, QUESTION_PLAN_RE, bound_after
 from qa.identity import AREA_WORDS, GENERIC_PLACES
 from qa.figures import (
     LEAD_DASH,
@@ -38,7 +38,7 @@ from qa.cells import cell_answer, score_cells, table_of
 from qa.retrieve import Filters, Hit, anchor_relative_years, question_places, question_years, retrieve
 from qa.synonyms import expand
 from qa.tokens import normalise, tokenize
-from qa.trend import build_table, is_table_question, summarise
+from qa.trend import asked_indicator, build_table, facts_of, is_table_question, mostly_planned, summarise
 
 __all__ = ["Answer", "Assistant", "Citation", "Figure", "Filters", "check_figures", "numbers_in"]
 
@@ -59,8 +59,6 @@ RATE_CUES = re.compile(r"增速|增长率|增幅|涨幅|比例|比重|占比|百
 ISSUE_SELF_RE = re.compile(r"这期|本期|这一期|该期|这份|印发|出版|刊发|编印|发行|发布|落款|标注|公报")
 SOURCE_CUES = re.compile(r"哪个部门|哪个单位|哪家单位|哪些单位|哪些部门|哪个机构|哪些机构|谁办|主办|编印|供稿|来源|出自|谁写|"
                          r"哪个部门写|发布单位|发布机构|由谁发布|谁发布")
-# 要 right before a verb and 多少 asks for a plan too: "单位GDP能耗要降低多少".
-TARGET_CUES = re.compile(r"目标|预期|计划|拟|安排|打算|定的|定为|定了|确定为|预计|(?<![主需重必只])要[\u4e00-\u9fff]{1,3}(?:多少|几)")
 # "国内生产总值总量" asks for an amount, never for a ratio to GDP.
 AMOUNT_CUES = re.compile(r"总量|总额|总值是|规模|多少钱|多少元|多少亿|多少万亿")
 # Qualifiers that make a figure a different indicator from the bare one: an average ("年均1270多万人",
@@ -86,11 +84,12 @@ DIFFERENCE_CUES = re.compile(r"(增加|增长|多了|扩充|提高|提升|上升
 FROM_TO_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])[^，。；\d]{0,20}?(?:至|到)\s*(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])")
 MEASURE_AFTER_QUESTION = re.compile(r"(?:多少|几)(万|亿)?(个人|位|个|家|人次|人|支|件|条|场|项|名|块|次|所|座|元|亩|吨|斤|天|倍|处|份|套|批|辆|台|张|本|篇|期)")
 
+# A question about what happened, not what was planned: "实际增长了多少", "完成了多少".
+OUTCOME_CUES = re.compile(r"实际|完成|实现|最终|结果|了多少|了几")
+
 # How many retrieved chunks the extraction reads: fusion can push a lexical rank-3 chunk below rank 8 when
 # other chunks sit in both lists, and the clause scoring is the better judge of the two.
 EXTRACTION_DEPTH = 12
-# Indicators match by meaning above this cosine (calibrated on eval/facts-labelled.jsonl, README "Figures").
-INDICATOR_COSINE = 0.85
 
 # Clause meaning: the best few candidates are reordered by the embedding model's cosine between the question
 # and the clause read from the start of its sentence ("比上年增长9.7%" needs its subject, "年内新增 27 支" the
@@ -105,8 +104,6 @@ NOT_RELATED = ("masthead", "footer")
 # How much a figure label that says no more than the question (label_precision) adds to a candidate's score.
 PRECISION_WEIGHT = 0.2
 CJK_PAIR_RE = re.compile(r"[\u4e00-\u9fff]{2}")
-# What a change is measured against (比上年, 同比) is no part of what is measured: a label never loses for it.
-COMPARISON_BASE_RE = re.compile(r"[比较](?:上年|去年|前一年)(?:同期|末)?|同比|环比")
 
 # A parallel list: "a、b、c" or "a、b和c" (members and figures alike).
 # A parallel list: "a、b、c" or "a、b和c" (members and figures alike).
@@ -172,7 +169,8 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     figures: tuple[Figure, ...] = ()
     related: tuple[Citation, ...] = ()  # nearest passages shown with an abstention, not as an answer
-    table: tuple[dict, ...] = ()  # trend/comparison rows: period, value, unit, text, status, citation index
+    table: tuple[dict, ...] = ()  # trend/comparison rows: period, value, unit, text, status, citation index, bound
+    summary: str = ""  # a table answer's one-line summary, computed from its rows
     effective_question: str | None = None  # the question after resolving a follow-up
     seconds: float = 0.0
     guard_caught: tuple[str, ...] = ()  # numbers the guard found in no quote before it made this an abstention
@@ -187,6 +185,7 @@ class Answer:
             "figures": [f.to_json() for f in self.figures],
             "related": [c.to_json() for c in self.related],
             "table": list(self.table),
+            "summary": self.summary,
             "effective_question": self.effective_question,
             "guard_caught": list(self.guard_caught),
         }
@@ -247,6 +246,7 @@ class Question:
     measured: tuple[str, ...] = ()  # what a figure question measures: 进出口总额 in '2024年进出口总额的增长目标
     weights: dict[str, float] | None = None  # token → IDF weight, filled once by the Reader
     places: list[str] = field(default_factory=list)  # places named that no indexed bulletin speaks for
+    plan_answers: bool = False  # asks plainly about an indicator the bulletins mostly give as a plan (赤字率)
 
 
 def analyse(question: str) -> Question:
@@ -279,7 +279,7 @@ def analyse(question: str) -> Question:
                      if len(word) >= 3 and re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9]+", word)
                      and INDICATOR_END_RE.search(word))
     return Question(question, kind, content, tokens, measure_word,
-                    counted.group() if counted else None, predicate, bool(TARGET_CUES.search(text)),
+                    counted.group() if counted else None, predicate, bool(QUESTION_PLAN_RE.search(text)),
                     question_years(question), measured)
 
 
@@ -334,7 +334,7 @@ def resolve_follow_up(question: str, history: list[str]) -> str:
     interrogative = re.search(r"(是多少|有多少|多少\w?|几\w?|有哪些|是什么|是谁|哪\w+)", previous)
     tail = interrogative.group(1) if interrogative else "是多少"
     prefix = "".join(f"{year}年" for year in question_years(previous))
-    target = "目标" if TARGET_CUES.search(previous) and not TARGET_CUES.search(entity) else ""
+    target = "目标" if QUESTION_PLAN_RE.search(previous) and not QUESTION_PLAN_RE.search(entity) else ""
     return f"{prefix}{entity}{target}{tail}？"
 
 
@@ -449,22 +449,13 @@ class Reader:
         return question
 
     # ----- tables -----
-    def _indicators_by_meaning(self, indicator: str) -> dict[str, float]:
-        """Fact indicators whose embedding is close to the asked one (cosine ≥ INDICATOR_COSINE)."""
-        stored = self.index.indicator_vectors()
-        if stored is None or not len(stored[0]) or self.embedder is None:
-            return {}
-        names, matrix = stored
-        cosines = matrix @ self.embedder.embed_queries([indicator])[0]
-        return {names[i]: float(cosines[i]) for i in np.flatnonzero(cosines >= INDICATOR_COSINE)}
-
     def _table_answer(self, question: str, filters: Filters | None) -> Answer | None:
         """A trend, comparison or target-vs-outcome answer from the fact table, one cited row per period."""
         facts = self.index.facts()
         if filters is not None and not filters.is_empty():
             admitted = {c.chunk_id for c in self.index.chunks if filters.admits(c)}
             facts = [f for f in facts if f.chunk_id in admitted]
-        built = build_table(facts, question, semantic=self._indicators_by_meaning)
+        built = build_table(facts, question)
         if built is None:
             return None
         indicator, rows = built
@@ -474,15 +465,13 @@ class Reader:
 
         def qualifier(fact) -> str:
             """左右/以上/以内 right after a target figure, as written."""
-            after = self.index.bulletins[fact.file].clean_text[fact.end:fact.end + 3]
-            match = re.match(r"\s*(左右|以上|以内|以下)", after)
-            return match.group(1) if match else ""
+            return bound_after(self.index.bulletins[fact.file].clean_text[fact.end:fact.end + 6])
 
         for row in rows:
             label = f"{row.period} 年" + ("目标" if row.role == "target" else "")
             if not row.facts:
                 table.append({"period": row.period, "role": row.role, "status": "missing", "text": None,
-                              "value": None, "unit": None, "indicator": None, "citation": None})
+                              "value": None, "unit": None, "indicator": None, "citation": None, "bound": ""})
                 lines.append(f"{label}：缺（公报中没有这一年的数据）")
                 continue
             shown = []
@@ -492,7 +481,7 @@ class Reader:
                 value = int(fact.value) if float(fact.value).is_integer() else fact.value
                 table.append({"period": row.period, "role": row.role, "status": row.status, "text": fact.text,
                               "value": value, "unit": fact.unit, "indicator": fact.indicator,
-                              "citation": len(citations) - 1})
+                              "citation": len(citations) - 1, "bound": qualifier(fact)})
                 shown.append(f"{fact.text}{qualifier(fact)}（{fact.indicator}）")
             conflict = "；两期公报说法不同：" if row.status == "conflict" else ""
             lines.append(f"{label}：{conflict}{' / '.join(shown)}")
@@ -512,7 +501,7 @@ class Reader:
         text = "\n".join(lines) + (f"\n{summary}" if summary else "")
         figures = tuple(Figure(row["text"], row["value"], row["unit"], row["citation"])
                         for row in table if row["status"] != "missing")
-        return Answer(question, text, False, tuple(citations), figures, table=tuple(table))
+        return Answer(question, text, False, tuple(citations), figures, table=tuple(table), summary=summary)
 
     # ----- extraction -----
     def _extract(self, question: Question, hits: list[Hit], query_vector: np.ndarray | None = None) -> Answer:
@@ -524,6 +513,9 @@ class Reader:
             else:
                 reason = "公报中未找到能回答这个问题的内容。"
             return Answer(question.text, reason, True)
+        if question.years and not question.wants_target and not OUTCOME_CUES.search(question.text):
+            indicator = asked_indicator(question.text)
+            question.plan_answers = len(indicator) >= 2 and mostly_planned(facts_of(self.index.facts(), indicator))
         candidates = self._candidates(question, hits)
         candidates = self._by_meaning(question, candidates, query_vector)
         if candidates:
@@ -632,10 +624,9 @@ class Reader:
                     if question.kind == "figure":
                         if not figures and not CN_FIGURE_RE.search(clause):
                             continue
-                        opens = chunk.kind == "body" and s_start == bulletin.paragraphs[chunk.paragraph].start
-                        intro = list_intro(bulletin, bulletin.paragraphs[chunk.paragraph]) if opens else ""
-                        preamble = intro + sentence[:16]
-                        score += self._figure_fit(question, clause, window, figures, preamble)
+                        # the fact table says which figures are plans (5%左右, 拟按3%, a 主要预期目标 list)
+                        planned = "target" in self.index.facts().kinds_between(chunk.file, c_start, c_end)
+                        score += self._figure_fit(question, clause, window, figures, planned)
                         labels = [clause[:figures[0][0]] if figures else clause]
                         own = re.sub(r"[^\u4e00-\u9fff]", "", COMPARISON_BASE_RE.sub("", labels[0]))
                         if position > 0 and len(own) <= 2:
@@ -668,7 +659,7 @@ class Reader:
                  "clauses": [span], "position": 0, "figures": [], "cell": best}]
 
     @staticmethod
-    def _figure_fit(question: Question, clause: str, window: str, figures: list, preamble: str) -> float:
+    def _figure_fit(question: Question, clause: str, window: str, figures: list, planned: bool) -> float:
         """Bonus or penalty for how well a clause's figures fit what the question asks."""
         adjustment = 0.0
         units = [unit for *_, unit in figures if unit] + (["%"] if "百分之" in clause else [])
@@ -706,11 +697,12 @@ class Reader:
         if predicate:
             adjustment += 0.15  # "办结了几条" → the clause that says 办结
         if question.years:
-            # A plan is marked at the figure (5%左右, 1200万人以上) or where its list is introduced (主要预期目标是：).
-            target_like = bool(TARGET_WORDS.search(clause)) or bool(TARGET_WORDS.search(preamble))
-            if question.wants_target != target_like:
-                # "2009年增长了多少" wants the outcome, never the plan "8%左右"; a target question never the outcome.
-                adjustment -= 1.0
+            if question.wants_target and not planned:
+                adjustment -= 1.0  # a target question is never answered by the outcome
+            elif planned and not question.wants_target:
+                # "2009年增长了多少" asks for what happened, never the plan "8%左右"; a plain "2023年的赤字率是多少"
+                # may be answered by the plan when the year has nothing else (赤字率拟按3%安排), which its quote shows.
+                adjustment -= 0.3 if question.plan_answers else 1.0
         return adjustment
 
     def _sentences_of(self, bulletin: Bulletin, chunk: Chunk) -> list[tuple[int, int]]:

@@ -16,24 +16,24 @@ from functools import lru_cache
 from pathlib import Path
 
 from qa.chunk import Chunk
+from qa.cues import (CHANGE_BEFORE_RE, COMPARED_FIGURE_RE, HOLD_WORDS_RE, LISTED_BEFORE_RE, PLAN_WORDS_RE,
+                     bound_after)
 from qa.figures import clause_spans, parse_figures, sentence_spans
 from qa.parse import Bulletin, Paragraph
 from qa.synonyms import expand
 from qa.tokens import normalise
 
-FACTS_VERSION = 5  # 5: 以上/左右/以内 mark a target only right after a figure (not 规模以上); 4: thousands commas, Chinese-numeral amounts
+# 8: 要从 marks a plan; 7: plan words and report verbs (首次跃上) end no indicator; 6: kinds by figure_kind (a bound right after the figure; 控制在 is a plan only ahead; 比上年… is a change), the
+# first time word decides a sentence's period; 5: 以上/左右/以内 only right after a figure; 4: thousands commas
+FACTS_VERSION = 8
 KINDS = ("count", "percent", "change", "target")
 
-# Plan language, at a figure (5%左右, 1200万人以上) or where its list is introduced (主要预期目标是：).
-# 左右/以上/以内 mark a plan only right after a figure ("1200万人以上", "5%左右"); "规模以上工业" is a noun.
-TARGET_WORDS = re.compile(r"(?:[\d%％]|百分之[零〇一二三四五六七八九十点]+)(?:[万亿千百]?[^\d，。；年\s]{0,3})?\s*(?:左右|以上|以内)"
-                          r"|目标|控制在|拟按|力争|预期|计划")
-CHANGE_WORDS = re.compile(r"(增长|下降|提高|上涨|降低|增加|减少|同比|比上年|较上年|回落|上升|增幅|涨幅)[^，。；]{0,4}$")
 # Verbs and fillers between an indicator and its figure: "国内生产总值超过126万亿元" → 国内生产总值.
 TRAILING = re.compile(
     r"(达到|达|超过|突破|为|是|增长|下降|提高到|提高至|提高|提升至|提升到|提升|降至|降到|降低|控制在|拟按|安排|完成|实现|"
     r"新增|累计|平均为|平均|约|近|共|了|比上年|同比|较上年|分别为|分别|由|从|至|到|增加|减少|上涨|回落到|回落|涨幅|"
-    r"保持在|保持|在|以上|左右|全年|总计|合计|之间|等|已|年均|超|逾|多)+$"
+    r"保持在|保持|在|以上|左右|全年|总计|合计|之间|等|已|年均|超|逾|多|预期|拟|计划|力争|"
+    r"首次|再次|连续|稳定在|稳定|跃上|迈上|站上|突破)+$"
 )
 LEADING = re.compile(r"^(推动|推进|实现|完成|其中|全年|一年来|今年|去年|同时|此外|并|和|及|与|、|，|积极动员|组织|吸引|开展|建成|培育)+")
 # The part of a sentence before the list of figures: "…覆盖率提升至 92.5%、87%、94%、91%".
@@ -72,11 +72,26 @@ def _indicator(before: str) -> str:
     return phrase.strip()
 
 
-def _kind(clause_before: str, unit: str | None, context: str) -> str:
-    """count, percent, change or target for a figure, from the words around it."""
-    if TARGET_WORDS.search(context):
+def figure_kind(before: str, after: str, unit: str | None, opening: str, ahead: bool,
+                sentence_before: str = "") -> str:
+    """count, percent, change or target for a figure, from the words around it.
+
+    Args:
+        before, after: the figure's clause before and after it.
+        opening: what introduces its sentence (a list's intro line and the sentence's first words).
+        ahead: the sentence speaks of the bulletin's own year or later (a plan can be set), not of a past one.
+        sentence_before: the whole sentence before the figure.
+    """
+    before = LISTED_BEFORE_RE.sub("", before)
+    if COMPARED_FIGURE_RE.search(before) and not bound_after(after):
+        return "change"  # "比上年提高1个百分点" is a difference, even inside a plan
+    if PLAN_WORDS_RE.search(before) or PLAN_WORDS_RE.search(opening):
         return "target"
-    if CHANGE_WORDS.search(clause_before):
+    if ahead and PLAN_WORDS_RE.search(sentence_before):
+        return "target"  # "今年经济增长速度的宏观调控目标，定为百分之八至九"; a review's "完成目标任务，…" stays an outcome
+    if ahead and (bound_after(after) or HOLD_WORDS_RE.search(before)):
+        return "target"  # "今年…控制在3%以内"; in a review "控制在2.8%" reports what was kept
+    if CHANGE_BEFORE_RE.search(before):
         return "change"
     if unit in ("%", "个百分点"):
         return "percent"
@@ -113,6 +128,7 @@ def extract_facts(bulletin: Bulletin, chunks: list[Chunk]) -> list[Fact]:
             opening = (intro if s_start == paragraph.start else "") + sentence[:16]
             period = sentence_period(sentence, bulletin.year, period)
             own_period = None if MULTI_YEAR.search(sentence) else period
+            ahead = not (period and period[:4].isdigit() and bulletin.year) or int(period[:4]) >= bulletin.year
             last_indicator = ""
             for c_start, c_end in clause_spans(text, s_start, s_end):
                 clause = text[c_start:c_end]
@@ -123,8 +139,8 @@ def extract_facts(bulletin: Bulletin, chunks: list[Chunk]) -> list[Fact]:
                     before = clause[:f_start]
                     indicator = listed.get(f_start) or _indicator(before) or last_indicator
                     last_indicator = indicator or last_indicator
-                    context = clause[max(f_start - 12, 0):f_end + 4] + " " + (opening if TARGET_WORDS.search(opening) else "")
-                    kind = _kind(before, unit, context)
+                    kind = figure_kind(before, clause[f_end:], unit, opening, ahead,
+                                       text[s_start:c_start + f_start])
                     start = c_start + f_start
                     chunk = next((c for c in by_start if c.start <= start < c.end), None)
                     if chunk is None:
@@ -163,10 +179,10 @@ def sentence_period(sentence: str, year: int | None, current: str | None) -> str
         return explicit.group(1)
     if year is None:
         return current
-    if re.search(r"过去一年|去年|一年来|上一年", head):
-        return str(year - 1)
-    if re.search(r"今年|本年", head):
-        return str(year)
+    # The first time word of the head decides: "今年赤字率拟按2.8%左右安排、比去年有所下调" speaks of this year.
+    said = re.search(r"(过去一年|去年|一年来|上一年)|(今年|本年)", head)
+    if said:
+        return str(year - 1) if said.group(1) else str(year)
     return current
 
 

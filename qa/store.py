@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from bisect import bisect_left
 import fcntl
 import hashlib
 import json
@@ -218,6 +219,20 @@ class FactTable(list):
                 groups.setdefault(fact.indicator, []).append((position, fact))
             self._groups = groups
         return groups
+
+    def kinds_between(self, file: str, start: int, end: int) -> set[str]:
+        """The kinds (count, target, …) of the facts whose figure starts in [start, end) of a file: the answers
+        ask the fact table whether a clause is a plan, so both call the same figure a target."""
+        by_file = getattr(self, "_by_file", None)
+        if by_file is None:
+            by_file = {}
+            for fact in sorted(self, key=lambda f: (f.file, f.start)):
+                starts, kinds = by_file.setdefault(fact.file, ([], []))
+                starts.append(fact.start)
+                kinds.append(fact.kind)
+            self._by_file = by_file
+        starts, kinds = by_file.get(file, ([], []))
+        return set(kinds[bisect_left(starts, start):bisect_left(starts, end)])
 
 
 class BulletinIndex:

@@ -40,3 +40,9 @@ def expand(question: str) -> str:
     extra = [written for asked, forms in SYNONYMS.items() if asked in lowered for written in forms
              if written not in question]
     return question if not extra else question + " " + " ".join(dict.fromkeys(extra))
+
+
+def written_forms(indicator: str) -> tuple[str, ...]:
+    """An asked indicator and, when it is a synonym's asked form itself, the written forms ('经济增长' →
+    国内生产总值增长…). Only the whole indicator counts: '零售物价' is not '物价', nor '赤字率' '赤字'."""
+    return tuple(dict.fromkeys([indicator, *SYNONYMS.get(indicator.lower(), ())]))

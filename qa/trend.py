@@ -12,20 +12,29 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa.facts import Fact, find_facts, indicator_similarity
+from qa.cues import QUESTION_PLAN_RE
+from qa.facts import Fact, indicator_similarity
 from qa.parse import YEAR_RE, to_int
+from qa.synonyms import written_forms
 from qa.tokens import normalise
 
-TREND_CUES = re.compile(r"这几年|近几年|这些年|历年|逐年|每年|各年|分别|趋势|变化|走势|对比|比较|相比|历次|几年来")
+# A table answers a question over time: a span of years, several years, or a plan and its outcome. Words that
+# only compare or list (变化, 分别, 趋势, 比较) ask over time only together with one of these: "…是怎样变化的？"
+# about an encyclopedia article is no request for a year-by-year table.
+TIME_SPAN_CUES = re.compile(r"这几年|近几年|这些年|历年|逐年|每年|各年|历次|几年来|近年来|多年来")
 RANGE_RE = re.compile(r"([12]\d{3})\s*年?\s*(?:到|至|-|—|~|～)\s*([12]\d{3})\s*年?")
 COMPLETION_RE = re.compile(r"完成了吗|实现了吗|达到了吗|完成没有|是否完成|是否实现|是否达到|完成情况|达标|目标.*实际|实际.*目标")
-TARGET_CUES = re.compile(r"目标|预期|计划|安排|拟")
 GROWTH_CUES = re.compile(r"增长|增速|增幅|涨幅|上涨|下降|率")
+# Growth words after an indicator name: "国内生产总值增长" asks for 国内生产总值's percentage figures.
+GROWTH_TAIL = re.compile(r"(增长率|增长幅度|上涨幅度|增长|增速|增幅|涨幅|幅度|上涨|下降)+$")
+# Where a question stops naming its indicator: at a figure or at the verb that compares it
+# ("城镇新增就业超过预期目标了吗", "经济增长目标是5.5%左右", "M2增速有没有达到13%").
+INDICATOR_STOP = re.compile(r"(?<![A-Za-z])\d|超过|有没有|有无|是否|达到|达(?!标)|是|为|(?<![相对])比|高于|低于")
 FILLER = re.compile(
     r"[12１２][0-9０-９]{3}\s*年?|到|至|和|与|及|的|是多少|有多少|多少[万亿]?[人个家元件条项名次户台辆吨斤亩]?|分别|"
-    r"这几年|近几年|这些年|历年|逐年|每年|各年|各是|各为|有什么|什么|怎样|实际|控制|调控|安排|"
+    r"这几年|近几年|这些年|历年|逐年|每年|各年|各是|各为|有什么|什么|怎样|怎么|实际|控制|调控|安排|"
     r"趋势|变化|走势|对比|比较|相比|情况|完成了吗|实现了吗|达到了吗|完成没有|是否完成|是否实现|是否达到|完成|预期目标|"
-    r"目标|预期|计划|怎么样|如何|呢|吗|了|[？?！!。，,、\s]"
+    r"历次|几年来|近年来|多年来|目标|预期|计划|怎么样|如何|有何|不同|区别|差别|差异|各|是|呢|吗|了|[？?！!。，,、\s]"
 )
 RECENT_PERIODS = 6  # "这几年" without years: the latest periods that have the indicator
 
@@ -49,12 +58,21 @@ def is_table_question(question: str) -> bool:
     """Trend, comparison over several years, or target vs outcome."""
     text = normalise(question)
     years = {to_int(m.group(1)) for m in YEAR_RE.finditer(text)}
-    return bool(TREND_CUES.search(text) or RANGE_RE.search(text) or COMPLETION_RE.search(text) or len(years) >= 2)
+    return bool(TIME_SPAN_CUES.search(text) or RANGE_RE.search(text) or COMPLETION_RE.search(text) or len(years) >= 2)
 
 
 def asked_indicator(question: str) -> str:
-    """The indicator words of a table question: '2021到2024年城镇新增就业分别是多少？' → '城镇新增就业'."""
-    return FILLER.sub("", normalise(question)).strip()
+    """The indicator words of a table question: '2021到2024年城镇新增就业分别是多少？' → '城镇新增就业',
+    '2022年经济增长目标是5.5%左右，最后实际增长了多少？' → '经济增长': the first clause that names one, up to
+    a figure or a comparing verb, without the words that only ask."""
+    text = RANGE_RE.sub(" ", normalise(question))
+    for clause in re.split(r"[，,？?。；;！!]", text):
+        clause = re.sub(r"[12][0-9]{3}\s*年", " ", clause)
+        stop = INDICATOR_STOP.search(clause)
+        words = FILLER.sub("", clause[:stop.start()] if stop else clause).strip()
+        if len(words) >= 2:
+            return words
+    return ""
 
 
 def asked_periods(question: str, available: list[str]) -> list[str]:
@@ -74,11 +92,45 @@ def asked_periods(question: str, available: list[str]) -> list[str]:
     return [str(year) for year in range(last - RECENT_PERIODS + 1, last + 1)]
 
 
+def same_indicator(asked: str, indicator: str) -> bool:
+    """Whether a fact measures the asked indicator, not a neighbour.
+
+    A Chinese noun phrase ends in its head: 财政赤字率 is a 赤字率, 对全球经济增长的贡献率 is no 经济增长 and
+    单位国内生产总值能耗 no 国内生产总值. So the fact's indicator and the asked one (or a written form of it from
+    the synonym table) must end alike: one is the other with words in front. Growth words at the end
+    (国内生产总值增长, 居民消费价格涨幅) say which figures, not which indicator, and are set aside first."""
+    indicator, asked = normalise(indicator).lower(), normalise(asked).lower()
+    written = GROWTH_TAIL.sub("", indicator) or indicator
+    core = GROWTH_TAIL.sub("", asked) or asked
+    for form in dict.fromkeys(written_forms(asked) + written_forms(core)):
+        form = GROWTH_TAIL.sub("", form) or form
+        if len(form) >= 2 and len(written) >= 2 and (written.endswith(form) or form.endswith(written)):
+            return True
+    return False
+
+
+def facts_of(facts: list[Fact], indicator: str) -> list[Fact]:
+    """The facts of exactly this indicator (`same_indicator`), in table order."""
+    grouped = facts.by_indicator() if hasattr(facts, "by_indicator") else None
+    if grouped is None:
+        return [f for f in facts if same_indicator(indicator, f.indicator)]
+    # each distinct indicator is judged once
+    found = [pair for name, members in grouped.items() if same_indicator(indicator, name) for pair in members]
+    return [fact for _, fact in sorted(found, key=lambda pair: pair[0])]
+
+
+def mostly_planned(facts: list[Fact]) -> bool:
+    """Whether the bulletins give an indicator mostly as a plan: its targets cover more than twice as many
+    periods as its outcomes (赤字率 is set each year, 拟按3%安排, and rarely reported back)."""
+    planned = {f.period for f in facts if f.period and f.kind == "target"}
+    outcomes = {f.period for f in facts if f.period and f.kind != "target"}
+    return 2 * len(outcomes) < len(planned)
+
+
 def _preference(fact: Fact, wants_growth: bool, indicator: str) -> tuple:
-    """Sort key: closest indicator first; a growth question prefers percentages, a level question counts."""
+    """Sort key: the closest wording first; a growth question prefers percentages, a level question counts."""
     unit_fit = (fact.unit in ("%", "个百分点")) == wants_growth
     return (-round(_similarity(indicator, fact.indicator), 2), not unit_fit, fact.file, fact.start)
-    # (ranking within a period stays lexical: meaning only widens which facts are candidates)
 
 
 @lru_cache(maxsize=16384)
@@ -99,29 +151,27 @@ def _pick(candidates: list[Fact], wants_growth: bool, indicator: str) -> tuple[F
     return (best, *rivals[:1])
 
 
-def build_table(facts: list[Fact], question: str, series: str | None = None,
-                semantic=None) -> tuple[str, list[Row]] | None:
-    """The rows that answer a table question, or None when the fact table has nothing for its indicator.
+def build_table(facts: list[Fact], question: str) -> tuple[str, list[Row]] | None:
+    """The rows that answer a table question, or None when the fact table does not hold its indicator.
 
-    Args:
-        semantic: optional callable indicator → {fact indicator: similarity by meaning}.
+    Every row is a fact of the asked indicator itself (`same_indicator`), for the period the fact table gives
+    it (the bulletin's period rules), so a year with no such fact is shown as missing, never filled in.
     """
     indicator = asked_indicator(question)
     if len(indicator) < 2:
         return None
-    by_meaning = semantic(indicator) if semantic else None
-    matching = find_facts(facts, indicator, series=series, semantic=by_meaning)
+    text = normalise(question)
+    # "1个百分点" is how much a rate moved, never the rate itself, unless 百分点 is what is asked.
+    wants_points = "百分点" in text
+    matching = [f for f in facts_of(facts, indicator) if wants_points or "百分点" not in (f.unit or "")]
     if not matching:
         return None
-    text = normalise(question)
     wants_growth = bool(GROWTH_CUES.search(text)) and not re.search(r"总量|规模|达到多少|多少人|多少万", text)
     completion = bool(COMPLETION_RE.search(text))
-    wants_target = bool(TARGET_CUES.search(text)) and not completion
+    wants_target = bool(QUESTION_PLAN_RE.search(text)) and not completion
+    if not completion and not QUESTION_PLAN_RE.search(text) and mostly_planned(matching):
+        wants_target = True  # 赤字率拟按…安排: followed as planned
     wanted_kind = (lambda f: f.kind == "target") if wants_target else (lambda f: f.kind != "target")
-    if not completion and not any(wanted_kind(f) for f in matching):
-        # An indicator that only ever appears as a plan (赤字率拟按…安排) is compared as planned.
-        wants_target = not wants_target
-        wanted_kind = (lambda f: f.kind == "target") if wants_target else (lambda f: f.kind != "target")
     available = sorted({f.period for f in matching if f.period and (completion or wanted_kind(f))})
     periods = asked_periods(question, available)
     rows: list[Row] = []

@@ -197,13 +197,13 @@ def test_answers_and_abstentions_render_hostile_text_inert():
 
 
 def table_row(period, text=None, value=None, unit=None, citation=None, status="ok", role="outcome",
-              indicator="城镇新增就业"):
+              indicator="城镇新增就业", bound=""):
     """One row of `Answer.table` as the library makes it (a missing row has no text, value or citation)."""
     if status == "missing":
         return {"period": period, "role": role, "status": "missing", "text": None, "value": None, "unit": None,
-                "indicator": None, "citation": None}
+                "indicator": None, "citation": None, "bound": ""}
     return {"period": period, "role": role, "status": status, "text": text, "value": value, "unit": unit,
-            "indicator": indicator, "citation": citation}
+            "indicator": indicator, "citation": citation, "bound": bound}
 
 
 def table_answer() -> Answer:
@@ -214,11 +214,12 @@ def table_answer() -> Answer:
              table_row("2022", status="missing"),
              table_row("2023", "1244万人", 12440000, "人", 1, status="conflict"),
              table_row("2023", "1250万人", 12500000, "人", 2, status="conflict"))
+    summary = "城镇新增就业从 1269万人（2021 年）到 1244万人（2023 年），总体下降（2022 年缺数据）。"
     text = ("2021 年：1269万人（就业|<b>人</b>**）\n2022 年：缺（公报中没有这一年的数据）\n"
-            "2023 年：；两期公报说法不同：1244万人（城镇新增就业） / 1250万人（城镇新增就业）\n"
-            "城镇新增就业从 1269万人（2021 年）到 1244万人（2023 年），总体下降（2022 年缺数据）。")
+            f"2023 年：；两期公报说法不同：1244万人（城镇新增就业） / 1250万人（城镇新增就业）\n{summary}")
     figures = tuple(Figure(row["text"], row["value"], row["unit"], row["citation"]) for row in table if row["text"])
-    return Answer("2021到2023年城镇新增就业分别是多少？", text, False, citations, figures, table=table)
+    return Answer("2021到2023年城镇新增就业分别是多少？", text, False, citations, figures, table=table,
+                  summary=summary)
 
 
 def test_table_answer_renders_rows_gaps_and_conflicts_inert():
@@ -242,10 +243,11 @@ def test_table_answer_renders_rows_gaps_and_conflicts_inert():
 
 def test_table_cells_show_a_target_qualifier_as_written():
     citation = hostile_citation("国内生产总值增长5%左右。")
-    table = (table_row("2024", "5%", 5, "%", 0, role="target", indicator="国内生产总值"),
+    table = (table_row("2024", "5%", 5, "%", 0, role="target", indicator="国内生产总值", bound="左右"),
              table_row("2024", "5%", 5, "%", 1, indicator="国内生产总值"))
-    text = "2024 年目标：5%左右（国内生产总值）\n2024 年：5%（国内生产总值）\n2024 年目标 5%左右，实际 5%：达到目标。"
-    answer = Answer("2024年经济增长目标完成了吗？", text, False, (citation, citation), table=table)
+    summary = "2024 年目标 5%左右，实际 5%：达到目标。"
+    text = f"2024 年目标：5%左右（国内生产总值）\n2024 年：5%（国内生产总值）\n{summary}"
+    answer = Answer("2024年经济增长目标完成了吗？", text, False, (citation, citation), table=table, summary=summary)
     rows = [line for line in app.render_answer(answer).splitlines() if line.startswith("| 2024")]
     assert "<strong>5%</strong>左右 | 目标" in rows[0] and "<strong>5%</strong> | 实际" in rows[1]
     assert app.table_summary(answer) == "2024 年目标 5%左右，实际 5%：达到目标。"

@@ -272,3 +272,125 @@ def test_older_reports_figures_parse_whole(text, figures):
     # A thousands comma never ends a clause, so a quote never cuts 33，212万吨 in two.
     for figure, _ in figures:
         assert any(figure in text[s:e] for s, e in clause_spans(text, 0, len(text)))
+
+
+# ---------------------------------------------------------------- tables only for the asked indicator
+def test_gdp_target_table_shows_missing_2020_not_a_neighbour(assistant):
+    """There is no 2020 report: its row is 缺, never a nearby figure such as 普惠小微企业贷款增长50%以上."""
+    answer = assistant.ask("2019到2024年国内生产总值增长目标分别是多少？")
+    rows = {r["period"]: r for r in answer.table}
+    assert sorted(rows) == ["2019", "2020", "2021", "2022", "2023", "2024"]
+    assert rows["2020"]["status"] == "missing" and "2020 年目标：缺" in answer.answer
+    assert {r["indicator"] for r in answer.table if r["status"] != "missing"} == {"国内生产总值"}
+    assert rows["2022"]["text"] == "5.5%" and rows["2022"]["bound"] == "左右"
+    cited(assistant, answer)
+
+
+def test_an_indicator_given_mostly_as_a_plan_is_followed_as_planned(assistant):
+    """赤字率 is set each year (拟按3%安排) and rarely reported back: its trend shows the plans, and a plain
+    question about one year is answered by that year's plan, whose quote says it is one."""
+    answer = assistant.ask("赤字率这几年是怎样变化的？")
+    assert answer.table and all(r["role"] == "target" for r in answer.table)
+    assert all("百分点" not in (r["unit"] or "") for r in answer.table)  # 比上年提高1个百分点 is no 赤字率
+    plain = assistant.ask("2023年的财政赤字率是多少？")
+    assert not plain.abstained and plain.answer.startswith("3%") and "拟按3%安排" in plain.citations[0].quote
+    # An indicator that is reported back every year is not: a year with only its plan abstains.
+    assert assistant.ask("2019年城镇新增就业多少人？").abstained
+
+
+@pytest.mark.parametrize("question", ["黄河的流量是怎样变化的？", "这两座桥分别叫什么？", "湖泊面积变化大吗？",
+                                      "大桥这几年的通车量是多少？"])
+def test_no_table_on_encyclopedia_text(tmp_path, question):
+    """Encyclopedia prose with years and figures near each other builds no year-by-year table: 变化 and 分别
+    alone ask for none, and an indicator the fact table does not hold gets an ordinary answer or none."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "encyclopedia.md").write_text(
+        "# 河流与桥梁\n\n"
+        "黄河全长约5464公里，流域面积约75万平方公里。1950年代以后，下游多次出现断流，1997年断流达226天。\n\n"
+        "洞庭湖曾是中国第一大淡水湖，1825年湖面约6000平方公里，到1998年缩小到2625平方公里。\n\n"
+        "南京长江大桥于1968年建成通车，公路桥长4589米；武汉长江大桥于1957年通车，全长1670米。\n",
+        encoding="utf-8")
+    embedder = HashEmbedder()
+    index, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
+    answer = Assistant(index, embedder, index_dir=tmp_path / "index", corpus_dir=corpus).ask(question)
+    assert answer.table == ()
+    assert check_figures(answer.answer, [c.quote for c in answer.citations]) == []
+
+
+@pytest.mark.parametrize("asked,indicator,same", [
+    ("赤字率", "财政赤字率", True),  # a modifier in front: the same head
+    ("国内生产总值增长", "国内生产总值", True),  # growth words say which figures, not which indicator
+    ("gdp", "国内生产总值", True),  # a synonym of the whole indicator (qa/synonyms.py)
+    ("经济增长", "对全球经济增长的贡献率", False),  # another head: a contribution rate
+    ("国内生产总值", "单位国内生产总值能耗", False),
+    ("国内生产总值增长", "大型商业银行普惠小微企业贷款", False),
+    ("零售物价", "居民消费价格", False),  # the synonym of 物价 is not one of 零售物价
+    ("地区生产总值", "人均地区生产总值", True),  # same head; the qualifier rule of answers tells them apart
+])
+def test_same_indicator_by_the_head_of_the_phrase(asked, indicator, same):
+    from qa.trend import same_indicator
+
+    assert same_indicator(asked, indicator) is same
+
+
+@pytest.mark.parametrize("question,indicator", [
+    ("2021到2024年城镇新增就业分别是多少？", "城镇新增就业"),
+    ("2022年经济增长目标是5.5%左右，最后实际增长了多少？", "经济增长"),
+    ("2015年城镇新增就业超过预期目标了吗？实际新增多少人？", "城镇新增就业"),
+    ("2016年广义货币M2增速有没有达到13%左右的预期目标？", "广义货币m2增速"),
+    ("2024年和2025年的赤字率安排相比有什么变化？", "赤字率"),
+    ("2010年到2014年城镇新增就业各是多少？", "城镇新增就业"),
+])
+def test_asked_indicator_stops_at_the_figure_or_the_comparing_verb(question, indicator):
+    from qa.trend import asked_indicator
+
+    assert asked_indicator(question) == indicator
+
+
+@pytest.mark.parametrize("question,table", [
+    ("城镇新增就业这几年是多少？", True), ("2021到2024年粮食产量分别是多少？", True),
+    ("2024年经济增长目标完成了吗？", True), ("2023年和2024年的赤字率", True),
+    ("人口是怎样变化的？", False), ("三个区分别叫什么？", False), ("价格走势如何？", False),
+])
+def test_table_questions_need_time(question, table):
+    from qa.trend import is_table_question
+
+    assert is_table_question(question) is table
+
+
+# ---------------------------------------------------------------- a figure's kind and period
+@pytest.mark.parametrize("sentence,figure,ahead,kind", [
+    # a government work report's plan and review (国务院)
+    ("今年赤字率拟按4%左右安排、比上年提高1个百分点", "4%", True, "target"),
+    ("今年赤字率拟按4%左右安排、比上年提高1个百分点", "1个百分点", True, "change"),
+    ("财政赤字率控制在2.8%", "2.8%", False, "percent"),  # a review: what was kept, not a plan
+    ("城镇调查失业率控制在5.5%以内", "5.5%", True, "target"),
+    ("要把全年商品零售物价上涨幅度控制在百分之十以内", "百分之十", False, "target"),  # a restated plan
+    # a city's statistical bulletin (湘潭-style wording) and a district bulletin (上街-style wording)
+    ("规模以上工业增加值比上年增长6.1%", "6.1%", True, "change"),
+    ("高技术制造业、装备制造业增加值分别增长8.9%、7.7%", "7.7%", True, "change"),
+    ("常住人口城镇化率提高到66.2%", "66.2%", True, "percent"),  # 提高到 leads to a level
+    ("高等级公路1900公里", "1900公里", False, "count"),
+    ("全区持证人数达 434 人", "434 人", True, "count"),
+])
+def test_figure_kind(sentence, figure, ahead, kind):
+    from qa.facts import figure_kind
+
+    at = sentence.index(figure)
+    unit = "%" if "%" in figure or "百分之" in figure else ("个百分点" if "百分点" in figure else "人")
+    clause_start = sentence.rfind("，", 0, at) + 1  # clauses end at ，
+    assert figure_kind(sentence[clause_start:at], sentence[at + len(figure):], unit, sentence[:16], ahead,
+                       sentence[:at]) == kind
+
+
+@pytest.mark.parametrize("sentence,period", [
+    ("今年赤字率拟按2.8%左右安排、比去年有所下调，有利于增强财政可持续性。", "2022"),  # the first time word
+    ("过去一年，国内生产总值增长3%。", "2021"),
+    ("2011年，是“十二五”开局之年。", "2011"),
+    ("粮食产量1.37万亿斤。", "2020"),  # no time word: carried on
+])
+def test_sentence_period_by_the_first_time_word(sentence, period):
+    from qa.facts import sentence_period
+
+    assert sentence_period(sentence, 2022, "2020") == period
