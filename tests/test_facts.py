@@ -219,9 +219,12 @@ def score_extraction(facts, bulletins) -> dict:
     }
 
 
-# Measured on eval/facts-labelled.jsonl (205 figures: the seed bulletin and 5 reports from 1995 to 2025).
-EXTRACTION_PINNED = {"recall": 0.985, "precision": 1.0, "value": 1.0, "unit": 0.896, "kind": 0.881, "period": 0.995,
-                     "indicator": 0.847}
+# Measured on eval/facts-labelled.jsonl (291 figures: the seed bulletin and 8 reports from 1995 to 2025). The 86
+# figures of the 2015/2021/2022/2023 reports were labelled from the texts alone after the rules were written; they
+# lowered period from 0.995 to 0.951: five-year reviews ("国内生产总值从不到70万亿元增加到超过100万亿元") have no
+# one period in the fact table, and the labels give each end its year.
+EXTRACTION_PINNED = {"recall": 0.99, "precision": 1.0, "value": 1.0, "unit": 0.941, "kind": 0.931, "period": 0.951,
+                     "indicator": 0.872}
 
 
 def test_extraction_against_hand_labelled_sample(assistant):
@@ -232,8 +235,8 @@ def test_extraction_against_hand_labelled_sample(assistant):
         assert scores[key] >= value - 0.03, (key, scores)
 
 
-# Synonym table + character-bigram similarity, measured on the 205 labelled figures.
-MATCHING_PINNED = 0.844
+# Synonym table + character-bigram similarity, measured on the 291 labelled figures.
+MATCHING_PINNED = 0.873
 
 
 def matching_recall(facts, bulletins) -> float:
