@@ -1,36 +1,32 @@
-"""A small, documented table of indicator synonyms, used to expand questions for matching only.
+"""Indicator synonyms, used to expand questions for matching only, read from a documented data file.
 
-Residents say GDP or 经济增长 where reports write 国内生产总值; CPI where they write 居民消费价格. Each entry
-maps a way people ask to the way bulletins write. Expansion adds words to what is matched; the quoted text
-is never changed.
+Residents say GDP or 经济增长 where reports write 国内生产总值; CPI where they write 居民消费价格. Each line of
+`qa/synonyms.tsv` maps a way people ask to the ways bulletins write, with the reason; an office adds its own
+abbreviations there, not in code. Expansion adds words to what is matched; the quoted text is never changed.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "gdp": ("国内生产总值",),
-    # Reports before 1993 headline 国民生产总值 (GNP) where later ones write 国内生产总值 (GDP).
-    "经济增长": ("国内生产总值增长", "国民生产总值增长"),
-    "经济增速": ("国内生产总值增长", "国民生产总值增长"),
-    "经济总量": ("国内生产总值",),
-    "cpi": ("居民消费价格", "物价"),
-    "物价": ("居民消费价格",),
-    "通胀": ("居民消费价格",),
-    "失业率": ("城镇调查失业率", "城镇登记失业率"),
-    "就业": ("城镇新增就业",),
-    "赤字": ("赤字率", "财政赤字"),
-    "粮食": ("粮食产量",),
-    "社工": ("社会工作者",),
-    "调解": ("化解",),  # 调解矛盾纠纷 is written 化解矛盾纠纷
-    "持证社工": ("持证人数", "社会工作者"),
-    "社工证": ("持证人数", "社会工作者职业资格"),  # 持有社工证 = holds the 社会工作者职业资格 certificate
-    "矛盾调解": ("矛调",),  # the usual abbreviation: 矛调组织, 矛调中心
-    "矛盾纠纷调解": ("矛调",),
-    "外卖员": ("骑手", "新就业群体"),
-    "快递小哥": ("骑手", "新就业群体"),
-}
+SYNONYMS_FILE = Path(__file__).with_name("synonyms.tsv")
+
+
+def read_synonyms(path: Path) -> dict[str, tuple[str, ...]]:
+    """ASKED → written forms, from a TAB-separated file ('#' starts a comment line)."""
+    table: dict[str, tuple[str, ...]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
+            raise ValueError(f"{path}:{number}: expected ASKED<TAB>WRITTEN[,WRITTEN…]<TAB>why, got {line!r}")
+        table[fields[0].strip().lower()] = tuple(w.strip() for w in fields[1].split(",") if w.strip())
+    return table
+
+
+SYNONYMS: dict[str, tuple[str, ...]] = read_synonyms(SYNONYMS_FILE)
 
 
 @lru_cache(maxsize=4096)  # a fact lookup expands the same question once per distinct indicator

@@ -397,3 +397,16 @@ def test_sentence_period_by_the_first_time_word(sentence, period):
     from qa.facts import sentence_period
 
     assert sentence_period(sentence, 2022, "2020") == period
+
+
+def test_synonyms_come_from_the_documented_data_file(tmp_path):
+    from qa.synonyms import SYNONYMS, SYNONYMS_FILE, read_synonyms
+
+    lines = [line for line in SYNONYMS_FILE.read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert len(SYNONYMS) == len(lines) and all(len(line.split("\t")) == 3 for line in lines)  # each says why
+    assert SYNONYMS["gdp"] == ("国内生产总值",)
+    broken = tmp_path / "synonyms.tsv"
+    broken.write_text("# ok\n社工证\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="synonyms.tsv:2"):
+        read_synonyms(broken)
