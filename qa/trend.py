@@ -26,7 +26,7 @@ RANGE_RE = re.compile(r"([12]\d{3})\s*年?\s*(?:到|至|-|—|~|～)\s*([12]\d{3
 COMPLETION_RE = re.compile(r"完成了吗|实现了吗|达到了吗|完成没有|是否完成|是否实现|是否达到|完成情况|达标|目标.*实际|实际.*目标")
 GROWTH_CUES = re.compile(r"增长|增速|增幅|涨幅|上涨|下降|率")
 # Growth words after an indicator name: "国内生产总值增长" asks for 国内生产总值's percentage figures.
-GROWTH_TAIL = re.compile(r"(增长率|增长幅度|上涨幅度|增长|增速|增幅|涨幅|幅度|上涨|下降)+$")
+GROWTH_TAIL = re.compile(r"(增长率|增长速度|增长幅度|上涨幅度|增长|增速|增幅|涨幅|幅度|速度|上涨|下降)+$")
 # Where a question stops naming its indicator: at a figure or at the verb that compares it
 # ("城镇新增就业超过预期目标了吗", "经济增长目标是5.5%左右", "M2增速有没有达到13%").
 INDICATOR_STOP = re.compile(r"(?<![A-Za-z])\d|超过|有没有|有无|是否|达到|达(?!标)|是|为|(?<![相对])比|高于|低于")
@@ -102,7 +102,8 @@ def same_indicator(asked: str, indicator: str) -> bool:
     indicator, asked = normalise(indicator).lower(), normalise(asked).lower()
     written = GROWTH_TAIL.sub("", indicator) or indicator
     core = GROWTH_TAIL.sub("", asked) or asked
-    for form in dict.fromkeys(written_forms(asked) + written_forms(core)):
+    # a synonym may be asked with any growth word: 经济增速, 经济增长速度 → the entry for 经济增长
+    for form in dict.fromkeys(written_forms(asked) + written_forms(core) + written_forms(core + "增长")):
         form = GROWTH_TAIL.sub("", form) or form
         if len(form) >= 2 and len(written) >= 2 and (written.endswith(form) or form.endswith(written)):
             return True
