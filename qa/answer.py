@@ -900,10 +900,12 @@ class Assistant:
     @classmethod
     def open(cls, index_dir: Path | None, model: str | None = None, reranker: str | None = None,
              corpus_dir: Path | None = None, progress: bool = True, today: date | None = None,
-             milvus=None) -> "Assistant":
-        """Load the embedder and the index in index_dir (refusing an index built with another model).
+             milvus=None, backend: str | None = None) -> "Assistant":
+        """Load the embedder and the index in index_dir (refusing an index built with another model, or embedded by
+        a backend whose vectors this one's do not match).
 
         Args:
+            backend: how the model runs: torch, onnx or onnx-int8 (`qa.embed.load_embedder`).
             corpus_dir: when given, the index is first built or brought up to date from this folder
                 (only new or changed files are embedded; nothing is written when nothing changed).
             milvus: a `qa.milvus.MilvusTarget`: the index is in Milvus there instead of in index_dir.
@@ -911,7 +913,7 @@ class Assistant:
         from qa.embed import load_embedder
         from qa.store import BulletinIndex, update_index
 
-        embedder = load_embedder(model, progress=progress)
+        embedder = load_embedder(model, progress=progress, backend=backend)
         if milvus is not None:
             from qa.milvus_update import open_milvus
 

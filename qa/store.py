@@ -40,7 +40,7 @@ from qa.bm25 import build_bm25, concat, count_terms, load_counts, save_counts, s
 from qa.bm25 import scores as bm25_scores
 from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
 from qa.embed import Embedder
-from qa.errors import CorpusMismatchError, IndexMismatchError, IndexMissingError, InputFileError, Refusal
+from qa.errors import BackendMismatchError, CorpusMismatchError, IndexMismatchError, IndexMissingError, InputFileError, Refusal
 from qa.facts import FACTS_VERSION
 from qa.parse import PARSER_VERSION, YEAR_RE, Article, Bulletin, Item, Paragraph, Part, parse_bulletin, to_int
 from qa.tables import Table
@@ -195,6 +195,7 @@ def model_manifest(embedder: Embedder) -> dict:
         "dimension": int(embedder.dimension),
         "prompts": embedder.prompts or {},
         "normalised": True,
+        "backend": getattr(embedder, "backend", "torch"),
     }
 
 
@@ -546,6 +547,22 @@ def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path, c
                 f"{embedder.name!r} ({embedder.fingerprint}, dim {embedder.dimension}); "
                 f"use --model {built.get('name')} or {how}"
             )
+        check_backend(built, embedder, index_dir, how)
+
+
+def check_backend(built: dict, embedder: Embedder, index_dir: Path, how: str) -> None:
+    """Raise BackendMismatchError when the index's vectors came from a backend whose vectors the embedder's do not
+    match (`qa.embed.interchangeable`: torch and ONNX fp32 do, int8 does not)."""
+    from qa.embed import interchangeable
+
+    built_with = built.get("backend", "torch")  # an index from before the backend was recorded was built by torch
+    used = getattr(embedder, "backend", "torch")
+    if not interchangeable(built_with, used):
+        raise BackendMismatchError(
+            str(index_dir), built_with, used,
+            f"index in {index_dir} was embedded by the {built_with} backend, whose vectors the {used} backend does "
+            f"not reproduce closely enough to search them; use --backend {built_with} (or BULLETIN_QA_BACKEND="
+            f"{built_with}), or embed it again for {used}: {how.removeprefix('rebuild it with: ')} --backend {used}")
 
 
 def _versions_match(index_dir: Path) -> bool:
@@ -818,7 +835,9 @@ def scan_corpus(corpus_dir: Path, old: BulletinIndex | None, report: UpdateRepor
     paths.sort(key=lambda path: (names[path] not in old_hashes, names[path]))
     phase = phase or _Phase(None)
     phase.start("reading", len(paths))
-    iterator = _progress(paths, "reading", progress)
+    # A bar only when there is reading to do: checking that indexed files are unchanged (every `ask`) is a blink.
+    new_files = sum(1 for path in paths if names[path] not in old_hashes)
+    iterator = _progress(paths, "reading", progress and new_files >= 5)
     for path in iterator:
         name = names[path]
         previous = old_hashes.get(name)
