@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 from qa.errors import BulletinQAError
-from qa.embed import BACKENDS
 from qa.settings import default_for, given, help_for, is_default_path, parse_day, resolve_path, setting
 
 EPILOG = """\
@@ -36,7 +35,8 @@ CORPUS_HELP = ("folder of bulletin files the index is updated from first; it mus
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", default=default_for("index"), help=help_for("index"))
     parser.add_argument("--model", default=default_for("model"), help=help_for("model"))
-    parser.add_argument("--backend", default=default_for("backend"), choices=BACKENDS, help=help_for("backend"))
+    # Checked by load_embedder (which lists the choices), so --help need not import the embedding module.
+    parser.add_argument("--backend", default=default_for("backend"), help=help_for("backend"))
     parser.add_argument("--milvus", default=default_for("milvus"), metavar="URI", help=help_for("milvus"))
     parser.add_argument("--milvus-collection", default=default_for("milvus-collection"), metavar="NAME",
                         help=help_for("milvus-collection"))

@@ -28,6 +28,7 @@ import os
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ from qa.facts import FACTS_VERSION
 from qa.parse import PARSER_VERSION, YEAR_RE, Article, Bulletin, Item, Paragraph, Part, parse_bulletin, to_int
 from qa.tables import Table
 from qa.read import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, content_hash, read_bulletin_file
-from qa.tokens import TOKENIZER_VERSION, tokenize
+from qa.tokens import TOKENIZER_VERSION, document_frequency, tokenize
 
 INDEX_FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
@@ -137,6 +138,8 @@ def bulletin_from_dict(data: dict) -> Bulletin:
         }
     )
 
+
+TEXT_FREQUENCY_FILE = "text_frequency.json"  # token → chunk texts holding it (the answer step's IDF)
 
 # Every vector is scored up to EXACT_LIMIT chunks, an IVF index above it. Measured by bench/bench.py on
 # 2 cores (README "Performance"): exact float32 inner product (IndexFlatIP) costs ~14 ms per query at 100k
@@ -242,6 +245,7 @@ class BulletinIndex:
         self._facts = None
         self._folder = None
         self._indicators: tuple[list[str], np.ndarray] | None = None
+        self._text_frequency: Counter | None = None
 
     # ----- reading -----
     def facts(self) -> list:
@@ -292,6 +296,29 @@ class BulletinIndex:
                     reused[fact.file].append(fact)
         return [fact for name in sorted(self.bulletins)
                 for fact in (reused[name] if name in reused else extract_facts(self.bulletins[name], by_file.get(name, [])))]
+
+    def text_frequency(self) -> Counter:
+        """Per token, how many chunk texts hold it (the answer step's IDF): read from the generation, else counted
+        once. Counting tokenises every chunk (~1.3 s for the 6,900 chunks of corpus/, 4.5 s under load), which
+        every `bulletin-qa ask` used to pay before its first answer."""
+        if self._text_frequency is None:
+            path = self._folder / TEXT_FREQUENCY_FILE if self._folder is not None else None
+            if path is not None and path.exists():
+                self._text_frequency = Counter(json.loads(path.read_text(encoding="utf-8")))
+            else:
+                self._text_frequency = document_frequency(chunk.text for chunk in self.chunks)
+        return self._text_frequency
+
+    def reuse_text_frequency(self, old: "BulletinIndex") -> None:
+        """The text frequency from `old`'s (same tokenizer), counting only the chunk texts gained or lost."""
+        old_texts = Counter(chunk.text for chunk in old.chunks)
+        new_texts = Counter(chunk.text for chunk in self.chunks)
+        counts = Counter(old.text_frequency())
+        for texts, sign in ((old_texts - new_texts, -1), (new_texts - old_texts, 1)):
+            for text, copies in texts.items():
+                for token in set(tokenize(text)):
+                    counts[token] += sign * copies
+        self._text_frequency = +counts  # drops the tokens no chunk holds any more
 
     def reuse_facts(self, old: "BulletinIndex") -> None:
         """Take the facts of the bulletins `old` already held from `old` instead of extracting them again."""
@@ -451,6 +478,8 @@ class BulletinIndex:
             names, matrix = self._indicators
             _write_json(temp / "indicators.json", names)
             np.save(temp / "indicators.npy", matrix)
+        (temp / TEXT_FREQUENCY_FILE).write_text(  # compact: ~100k tokens, read on every open
+            json.dumps(self.text_frequency(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
         _write_json(temp / "manifest.json", self.manifest(index_dir))
         _fsync_tree(temp)
         os.replace(temp, index_dir / name)
@@ -511,6 +540,7 @@ class BulletinIndex:
         index._facts = None
         index._folder = folder
         index._indicators = None
+        index._text_frequency = None
         if (folder / "indicators.json").exists():
             names = json.loads((folder / "indicators.json").read_text(encoding="utf-8"))
             index._indicators = (names, np.load(folder / "indicators.npy"))
@@ -1069,6 +1099,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
         phase.start("facts", len(bulletins))
         if same_versions:
             index.reuse_facts(old)
+            index.reuse_text_frequency(old)
         index.facts()
         phase.end()
         index.embed_indicators(embedder, old, on_progress)
