@@ -1086,7 +1086,10 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
     report.chunks_total = len(chunks)
     vectors = np.stack([known[key] for key in keys]) if keys else np.zeros((0, embedder.dimension), np.float32)
 
-    changed = report.files_added or report.files_changed or report.files_removed or old is None or new_record
+    # An index written before text_frequency.json is written again once (the next update or ask), with it.
+    without_frequency = old is not None and old._folder is not None and not (old._folder / TEXT_FREQUENCY_FILE).exists()
+    changed = (report.files_added or report.files_changed or report.files_removed or old is None or new_record
+               or without_frequency)
     if changed:
         # What the previous generation already computed for unchanged chunks and bulletins is reused: their
         # term counts (BM25) when the tokenizer is the same, and their facts when every version matches.

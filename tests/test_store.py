@@ -130,6 +130,13 @@ def test_text_frequency_is_stored_and_kept_up_to_date_by_updates(corpus, tmp_pat
         assert built.text_frequency() == oracle
         assert (current_generation(index_dir) / "text_frequency.json").is_file()
         assert loaded.text_frequency() == oracle
+    # An index from before the file: the next update writes a generation with it, once.
+    (current_generation(index_dir) / "text_frequency.json").unlink()
+    update_index(corpus, index_dir, embedder, progress=False)
+    upgraded = current_generation(index_dir)
+    assert (upgraded / "text_frequency.json").is_file()
+    update_index(corpus, index_dir, embedder, progress=False)
+    assert current_generation(index_dir) == upgraded
 
 
 def test_same_text_under_another_name_is_not_added_twice(corpus, tmp_path):
