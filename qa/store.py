@@ -314,10 +314,8 @@ class BulletinIndex:
         old_texts = Counter(chunk.text for chunk in old.chunks)
         new_texts = Counter(chunk.text for chunk in self.chunks)
         counts = Counter(old.text_frequency())
-        for texts, sign in ((old_texts - new_texts, -1), (new_texts - old_texts, 1)):
-            for text, copies in texts.items():
-                for token in set(tokenize(text)):
-                    counts[token] += sign * copies
+        counts.update(document_frequency((new_texts - old_texts).elements()))
+        counts.subtract(document_frequency((old_texts - new_texts).elements()))
         self._text_frequency = +counts  # drops the tokens no chunk holds any more
 
     def reuse_facts(self, old: "BulletinIndex") -> None:
