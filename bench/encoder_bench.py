@@ -2,6 +2,8 @@
 
     python bench/encoder_bench.py                                   # encoder table only (~5 min on 2 cores)
     python bench/encoder_bench.py --ask-index torch=index --ask-index onnx-int8=index-int8   # + `ask` end to end
+    git archive 1d43358 | tar -x -C /tmp/before && python bench/encoder_bench.py --ask-index torch=index \
+        --baseline-code /tmp/before                                # + `ask` with the code before, same run
 
 For each backend, in a fresh subprocess (so load time includes importing the backend, as a CLI start does):
 load time, chunks/s over real chunks of the bundled corpus (corpus/, a fixed sample), the p50 of embedding one
@@ -140,24 +142,39 @@ def encoder_table(backends: list[str], chunks: int, threads: int) -> str:
     return "\n".join(lines)
 
 
-def ask_table(indexes: dict[str, str], runs: int) -> str:
-    """backend × `ask` wall time (median of runs) × imports / model / index / ask."""
-    lines = [f"`python -m qa.cli ask \"{ASK_QUESTION}\" --index DIR --backend B`, median of {runs} runs; phases "
-             "from one more run, in-process",
-             "| backend | index | ask end to end s (runs) | imports s | model load s | index open s | ask s |",
-             "|---|---|---|---|---|---|---|"]
-    for backend, index in indexes.items():
-        walls = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "qa.cli", "ask", ASK_QUESTION, "--index", index,
-                                   "--backend", backend], cwd=ROOT, capture_output=True, text=True)
+def time_ask(code: Path, index: str, backend: str | None, runs: int) -> list[float]:
+    """Wall times of `python -m qa.cli ask` with the `qa` of `code`, after one untimed run (which also writes
+    what an index from older code lacks, once)."""
+    command = [sys.executable, "-m", "qa.cli", "ask", ASK_QUESTION, "--index", index]
+    command += ["--backend", backend] if backend else []
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    walls = []
+    for run in range(runs + 1):
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"ask ({backend}, code {code}) failed: {done.stderr[-1000:]}")
+        if run:
             walls.append(time.perf_counter() - started)
-            if done.returncode != 0:
-                raise SystemExit(f"ask with {backend} failed: {done.stderr[-1000:]}")
+    return walls
+
+
+def ask_table(indexes: dict[str, str], runs: int, baseline: Path | None) -> str:
+    """backend × `ask` wall time (median of runs) × imports / model / index / ask."""
+    lines = [f"`python -m qa.cli ask \"{ASK_QUESTION}\" --index DIR --backend B`, median of {runs} runs after "
+             "one untimed run; phases from one more run, in-process",
+             "| code | backend | index | ask end to end s (runs) | imports s | model load s | index open s | ask s |",
+             "|---|---|---|---|---|---|---|---|"]
+    if baseline is not None and "torch" in indexes:
+        walls = time_ask(baseline, indexes["torch"], None, runs)
+        print(f"  ask baseline: {walls}", file=sys.stderr)
+        lines.append(f"| before ({baseline.name}) | torch | {Path(indexes['torch']).name} | "
+                     f"{statistics.median(walls):.1f} ({', '.join(f'{w:.1f}' for w in walls)}) | | | | |")
+    for backend, index in indexes.items():
+        walls = time_ask(ROOT, index, backend, runs)
         phases = run_step("ask-phases", backend, index)
         print(f"  ask {backend}: {walls} {phases}", file=sys.stderr)
-        lines.append(f"| {backend} | {Path(index).name} | {statistics.median(walls):.1f} "
+        lines.append(f"| now | {backend} | {Path(index).name} | {statistics.median(walls):.1f} "
                      f"({', '.join(f'{w:.1f}' for w in walls)}) | {phases['imports_s']:.1f} | {phases['model_s']:.1f} | "
                      f"{phases['index_s']:.1f} | {phases['ask_s']:.2f} |")
     return "\n".join(lines)
@@ -172,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ask-index", action="append", default=[], metavar="BACKEND=DIR",
                         help="also time `ask` over this existing index with this backend (repeatable)")
     parser.add_argument("--ask-runs", type=int, default=3, help="runs of `ask` per backend (default: 3)")
+    parser.add_argument("--baseline-code", type=Path, metavar="DIR",
+                        help="also time `ask` with the qa package of this checkout (e.g. an older commit, exported "
+                             "with git archive) over the torch index, for a before/after in the same run")
     parser.add_argument("--step", nargs="+", help=argparse.SUPPRESS)  # internal: one measurement in a subprocess
     args = parser.parse_args(argv)
     if args.step:
@@ -191,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     print(encoder_table(backends, args.chunks, args.threads))
     if indexes:
         print()
-        print(ask_table(indexes, args.ask_runs))
+        print(ask_table(indexes, args.ask_runs, args.baseline_code))
     print(f"load average after: {load_average()}")
     return 0
 

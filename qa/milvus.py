@@ -250,7 +250,7 @@ class MilvusIndex(BulletinIndex):
         index.bulletins = bulletins if bulletins is not None else index._read_bulletins()
         index.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         index.dense = index.bm25 = None
-        index._facts, index._folder, index._indicators = None, None, None
+        index._facts, index._folder, index._indicators, index._text_frequency = None, None, None, None
         folder = target.facts_root() / index.generation
         if (folder / "facts.sqlite").exists():
             index._folder = folder
