@@ -100,8 +100,8 @@ def step_ask_phases(backend: str, index: str) -> dict:
         opened, _ = update_index(corpus, Path(index), embedder, progress=False)
     else:
         opened = BulletinIndex.load(Path(index), embedder)
+    assistant = Assistant(opened, embedder)  # the answer step's lookups (IDF counts, years, vectors, facts)
     index_s = time.perf_counter() - started
-    assistant = Assistant(opened, embedder)
     started = time.perf_counter()
     assistant.ask(ASK_QUESTION)
     ask_s = time.perf_counter() - started
@@ -142,36 +142,47 @@ def encoder_table(backends: list[str], chunks: int, threads: int) -> str:
     return "\n".join(lines)
 
 
-def time_ask(code: Path, index: str, backend: str | None, runs: int) -> list[float]:
-    """Wall times of `python -m qa.cli ask` with the `qa` of `code`, after one untimed run (which also writes
-    what an index from older code lacks, once)."""
+def time_ask(code: Path, index: str, backend: str | None) -> float:
+    """Wall time of one `python -m qa.cli ask` with the `qa` of `code`."""
     command = [sys.executable, "-m", "qa.cli", "ask", ASK_QUESTION, "--index", index]
     command += ["--backend", backend] if backend else []
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    walls = []
-    for run in range(runs + 1):
-        started = time.perf_counter()
-        done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"ask ({backend}, code {code}) failed: {done.stderr[-1000:]}")
-        if run:
-            walls.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=code, env={**os.environ, "PYTHONPATH": str(code)}, capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"ask ({backend}, code {code}) failed: {done.stderr[-1000:]}")
+    return time.perf_counter() - started
+
+
+def time_asks(runs: list[tuple[Path, str, str | None]], count: int) -> list[list[float]]:
+    """Wall times of each (code, index, backend) `count` times, the runs taking turns so a change of load hits
+    them alike, after one untimed run each (which also writes what an index from older code lacks, once)."""
+    for run in runs:
+        time_ask(*run)
+    walls: list[list[float]] = [[] for _ in runs]
+    for _ in range(count):
+        for times, run in zip(walls, runs):
+            times.append(time_ask(*run))
     return walls
 
 
 def ask_table(indexes: dict[str, str], runs: int, baseline: Path | None) -> str:
     """backend × `ask` wall time (median of runs) × imports / model / index / ask."""
     lines = [f"`python -m qa.cli ask \"{ASK_QUESTION}\" --index DIR --backend B`, median of {runs} runs after "
-             "one untimed run; phases from one more run, in-process",
+             "one untimed run, the rows taking turns; phases from one more run, in-process (index open includes "
+             "the answer step's set-up)",
              "| code | backend | index | ask end to end s (runs) | imports s | model load s | index open s | ask s |",
              "|---|---|---|---|---|---|---|---|"]
+    measured = [(ROOT, index, backend) for backend, index in indexes.items()]
     if baseline is not None and "torch" in indexes:
-        walls = time_ask(baseline, indexes["torch"], None, runs)
+        measured.insert(0, (baseline, indexes["torch"], None))
+    all_walls = time_asks(measured, runs)
+    if baseline is not None and "torch" in indexes:
+        walls = all_walls.pop(0)
         print(f"  ask baseline: {walls}", file=sys.stderr)
         lines.append(f"| before ({baseline.name}) | torch | {Path(indexes['torch']).name} | "
                      f"{statistics.median(walls):.1f} ({', '.join(f'{w:.1f}' for w in walls)}) | | | | |")
-    for backend, index in indexes.items():
-        walls = time_ask(ROOT, index, backend, runs)
+    for (backend, index), walls in zip(indexes.items(), all_walls):
         phases = run_step("ask-phases", backend, index)
         print(f"  ask {backend}: {walls} {phases}", file=sys.stderr)
         lines.append(f"| now | {backend} | {Path(index).name} | {statistics.median(walls):.1f} "

@@ -353,7 +353,8 @@ class Reader:
         self.index = index
         self.embedder = embedder
         self.reranker = reranker
-        # Stored with the index when it has it (qa.store.BulletinIndex.text_frequency): counting is ~1.3 s per ask.
+        # Stored with the index when it has it (qa.store.BulletinIndex.text_frequency): counting them all took
+        # 4.5 s per ask at 6,917 chunks on the loaded machine.
         counted = getattr(index, "text_frequency", None)
         self._document_frequency = (counted() if counted is not None
                                     else document_frequency(chunk.text for chunk in index.chunks))
