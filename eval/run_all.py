@@ -66,7 +66,8 @@ def index_dir_for(cache: Path, label: str, corpus: Path, model: str | None, code
                   backend: str | None = None) -> Path:
     """A cache folder named after the corpus contents, the model, the backend and the code version measured."""
     # torch keeps the name it had before backends existed, so its cached indexes stay valid.
-    digest = hashlib.sha256(f"{model}\0{code}".encode() + (f"\0{backend}".encode() if backend not in (None, "torch") else b""))
+    key = f"{model}\0{code}" + (f"\0{backend}" if backend not in (None, "torch") else "")
+    digest = hashlib.sha256(key.encode())
     for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(corpus)).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return cache / f"{label}-{digest.hexdigest()[:12]}"

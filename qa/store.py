@@ -41,7 +41,8 @@ from qa.bm25 import build_bm25, concat, count_terms, load_counts, save_counts, s
 from qa.bm25 import scores as bm25_scores
 from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
 from qa.embed import Embedder
-from qa.errors import BackendMismatchError, CorpusMismatchError, IndexMismatchError, IndexMissingError, InputFileError, Refusal
+from qa.errors import (BackendMismatchError, CorpusMismatchError, IndexMismatchError, IndexMissingError, InputFileError,
+                       Refusal)
 from qa.facts import FACTS_VERSION
 from qa.parse import PARSER_VERSION, YEAR_RE, Article, Bulletin, Item, Paragraph, Part, parse_bulletin, to_int
 from qa.tables import Table
