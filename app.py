@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 from qa.answer import Answer, Assistant, Citation, Filters, shorten_quote
 from qa.chunk import format_issue, shorten
-from qa.errors import BulletinQAError, FilterError
-from qa.messages import FIELD_NAMES, build_progress_zh, filter_error_zh, refusal_zh
+from qa.embed import BACKENDS
+from qa.errors import BackendMismatchError, BulletinQAError, FilterError
+from qa.messages import FIELD_NAMES, backend_mismatch_zh, build_progress_zh, filter_error_zh, refusal_zh
 from qa.read import MAX_FILE_BYTES, SUPPORTED_SUFFIXES
 from qa.settings import default_for, given, help_for, is_default_path, parse_day, resolve_path, setting
 from qa.upload import MAX_UPLOAD_FILES
@@ -746,6 +747,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "for a new index/)")
     parser.add_argument("--index", default=default_for("index"), help=help_for("index"))
     parser.add_argument("--model", default=default_for("model"), help=help_for("model"))
+    parser.add_argument("--backend", default=default_for("backend"), choices=BACKENDS, help=help_for("backend"))
     parser.add_argument("-k", type=int, default=default_for("k"), help=help_for("k"))
     parser.add_argument("--reranker", default=default_for("reranker"), help=help_for("reranker"))
     parser.add_argument("--today", default=default_for("today"), help=help_for("today"))
@@ -782,7 +784,7 @@ def main(argv: list[str] | None = None) -> int:
         build = None
         if milvus is not None:
             print(f"Opening index {milvus} (corpus {corpus or 'not updated'}, model {args.model})…", flush=True)
-            assistant = Assistant.open(index, model=args.model, reranker=args.reranker,
+            assistant = Assistant.open(index, model=args.model, backend=args.backend, reranker=args.reranker,
                                        corpus_dir=corpus, progress=True, today=parse_day(args.today), milvus=milvus)
         elif corpus is not None and not has_index(index):
             from qa.build import open_at_once
@@ -790,18 +792,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"No index in {index} yet: reading {corpus} for keyword (BM25) answers now; the full index "
                   f"(model {args.model}) is built in the background and used when written.", flush=True)
             started = time.perf_counter()
-            assistant, build = open_at_once(index, corpus, model=args.model, reranker=args.reranker,
+            assistant, build = open_at_once(index, corpus, model=args.model, backend=args.backend,
+                                            reranker=args.reranker,
                                             today=parse_day(args.today), paused=True)
             print(f"Keyword index ready: {assistant.status()['chunks']:,} chunks in "
                   f"{time.perf_counter() - started:.1f} s", flush=True)
         else:
             print(f"Opening index {index} (corpus {corpus or 'not updated'}, model {args.model})…", flush=True)
-            assistant = Assistant.open(index, model=args.model, reranker=args.reranker,
+            assistant = Assistant.open(index, model=args.model, backend=args.backend, reranker=args.reranker,
                                        corpus_dir=corpus, progress=True, today=parse_day(args.today))
         launch_app(build_app(assistant, k=args.k, build=build), host=args.host, port=args.port, auth=auth_from_env(),
                    on_serve=build.resume if build is not None else None)
     except (BulletinQAError, OSError) as error:  # e.g. no corpus folder, index of another model, port taken
         print(f"error: {error}", file=sys.stderr)
+        if isinstance(error, BackendMismatchError):  # whoever runs a Chinese chat gets it in Chinese too
+            print(f"错误：{backend_mismatch_zh(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)

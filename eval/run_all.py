@@ -5,14 +5,16 @@
     python eval/run_all.py --sets shangjie-08,heldout-seed --previous main
     python eval/run_all.py --cmrc ../shared/data/cmrc2018/cmrc2018_trial.json --write-pins
     python eval/run_all.py --sets shangjie-08,heldout-seed,stat-bulletins --milvus tokens+weighted,jieba+rrf
+    python eval/run_all.py --sets heldout-seed,heldout-gov --backends torch,onnx,onnx-int8
 
 Corpora: shangjie-08 and heldout-seed over the seed bulletin alone (corpus/shangjie-xinxi-2026-08.md, as the
 pinned tests run them); gov-reports and heldout-gov over corpus/gov-work-reports; stat-bulletins* and
 heldout-stat* over eval/corpora/stat-bulletins/ when that folder exists. A set with no known corpus (such as
 facts-labelled, which labels figures, not questions) is skipped with a note.
 
-Indexes live in a cache folder (--cache, default /tmp/bqa-eval), one per corpus, model and code version, so a
-rerun only embeds what changed. `--previous GITREF` checks that ref out as a `git worktree` in a temp folder
+Indexes live in a cache folder (--cache, default /tmp/bqa-eval), one per corpus, model, backend and code
+version, so a rerun only embeds what changed. `--backends` measures each embedding backend (torch, onnx,
+onnx-int8) over its own indexes, in one table (rows labelled `current BACKEND`). `--previous GITREF` checks that ref out as a `git worktree` in a temp folder
 and runs this same script's measurement there in a subprocess (cwd and PYTHONPATH = that worktree, so it
 imports the old `qa`), over the same sets and corpora; its rows are labelled `previous`. A ref without
 `qa/baseline.py` contributes its other methods only, and metrics it does not compute show as –.
@@ -60,30 +62,35 @@ def corpus_for(set_name: str, data_root: Path, cache: Path) -> tuple[Path | None
     return None, "no corpus known for this set"
 
 
-def index_dir_for(cache: Path, label: str, corpus: Path, model: str | None, code: str) -> Path:
-    """A cache folder named after the corpus contents, the model and the code version measured."""
-    digest = hashlib.sha256(f"{model}\0{code}".encode())
+def index_dir_for(cache: Path, label: str, corpus: Path, model: str | None, code: str,
+                  backend: str | None = None) -> Path:
+    """A cache folder named after the corpus contents, the model, the backend and the code version measured."""
+    # torch keeps the name it had before backends existed, so its cached indexes stay valid.
+    key = f"{model}\0{code}" + (f"\0{backend}" if backend not in (None, "torch") else "")
+    digest = hashlib.sha256(key.encode())
     for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(corpus)).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return cache / f"{label}-{digest.hexdigest()[:12]}"
 
 
-def open_milvus(index_dir: Path, corpus: Path, model: str | None, variant: str):
+def open_milvus(index_dir: Path, corpus: Path, model: str | None, variant: str, backend: str | None = None):
     """An assistant over the same corpus in Milvus Lite (`index_dir`.db), searching with `variant`:
     LEXICAL+FUSION, e.g. tokens+weighted or jieba+rrf (qa/milvus.py)."""
     from qa.answer import Assistant
     from qa.milvus import parse_target
 
-    assistant = Assistant.open(None, model=model, corpus_dir=corpus, progress=False,
+    assistant = Assistant.open(None, model=model, corpus_dir=corpus, progress=False, backend=backend,
                                milvus=parse_target(index_dir.with_name(index_dir.name + ".db")))
     assistant.index.lexical, assistant.index.fusion = variant.split("+")
     return assistant
 
 
 def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, model: str | None, code: str,
-            version: str, cmrc: Path | None, write_pins: bool, milvus: list[str] = ()) -> list[dict]:
+            version: str, cmrc: Path | None, write_pins: bool, milvus: list[str] = (),
+            backend: str | None = None) -> list[dict]:
     """Evaluate each set with each method using whatever `qa` is importable; one row per set and method (and,
     for each Milvus variant in `milvus`, the same rows through Milvus Lite, labelled `milvus VARIANT`)."""
+    backend_arg = {"backend": backend} if backend else {}  # a --previous ref may predate backends
     from qa.answer import Assistant
     from qa.evaluate import evaluate_cmrc, evaluate_set
 
@@ -100,15 +107,16 @@ def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, 
         if corpus is None:
             print(f"note: skipped {path.name}: {label}", file=sys.stderr)
             continue
-        index_dir = index_dir_for(cache, label.replace(" ", "-"), corpus, model, code)
+        index_dir = index_dir_for(cache, label.replace(" ", "-"), corpus, model, code, backend)
         if index_dir not in assistants:
             started = time.perf_counter()
-            assistants[index_dir] = Assistant.open(index_dir, model=model, corpus_dir=corpus, progress=False)
+            assistants[index_dir] = Assistant.open(index_dir, model=model, corpus_dir=corpus, progress=False,
+                                                   **backend_arg)
             print(f"{version}: index {index_dir} ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         runs = [(version, assistants[index_dir])]
         for variant in milvus:
             started = time.perf_counter()
-            runs.append((f"milvus {variant}", open_milvus(index_dir, corpus, model, variant)))
+            runs.append((f"milvus {variant}", open_milvus(index_dir, corpus, model, variant, backend)))
             print(f"milvus {variant}: index ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         for label_version, assistant in runs:
             started = time.perf_counter()
@@ -128,8 +136,8 @@ def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, 
             write(results[0], target)
             print(f"pins: {target}", file=sys.stderr)
     if cmrc:
-        index_dir = index_dir_for(cache, "cmrc", cmrc.parent, model, code)
-        results = evaluate_cmrc(cmrc, index_dir, model=model, methods=tuple(methods), progress=False)
+        index_dir = index_dir_for(cache, "cmrc", cmrc.parent, model, code, backend)
+        results = evaluate_cmrc(cmrc, index_dir, model=model, methods=tuple(methods), progress=False, **backend_arg)
         for method, values in results.items():
             rows.append({"set": "cmrc2018", "corpus": "CMRC 2018 trial", "method": method, "version": version,
                          **{CMRC_COLUMNS[key]: value for key, value in values.items() if key in CMRC_COLUMNS}})
@@ -193,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cmrc", type=Path, help="also run the CMRC 2018 trial file (SQuAD JSON)")
     parser.add_argument("--previous", metavar="GITREF", help="also measure this git ref's code; rows labelled previous")
     parser.add_argument("--model", default=None, help="embedding model (default: the project's default)")
+    parser.add_argument("--backends", default=None,
+                        help="comma-separated embedding backends to measure, each over its own indexes: torch, onnx, "
+                             "onnx-int8 (default: the project's default backend; with several, rows are labelled "
+                             "'current BACKEND')")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"index cache folder (default: {DEFAULT_CACHE})")
     parser.add_argument("--write-pins", action="store_true", help="rewrite eval/pins/SET.json from the first method's run")
     parser.add_argument("--json", action="store_true", help="print the rows as one JSON list instead of the table")
@@ -211,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     sets = select_sets(args.sets)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     variants = [v.strip() for v in (args.milvus or "").split(",") if v.strip()]
-    rows = measure(sets, methods, ROOT, args.cache, args.model, args.code, args.version, args.cmrc,
-                   args.write_pins and not args.measure, variants)
+    backends = [b.strip() for b in (args.backends or "").split(",") if b.strip()] or [None]
+    rows = []
+    for backend in backends:
+        version = args.version if len(backends) == 1 else f"{args.version} {backend}"
+        rows += measure(sets, methods, ROOT, args.cache, args.model, args.code, version, args.cmrc,
+                        args.write_pins and not args.measure and backend == backends[0], variants, backend)
     if args.measure:
         print(json.dumps(rows, ensure_ascii=False))
         return 0
@@ -220,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += measure_previous(args.previous, args, sets)
     order = {name: i for i, name in enumerate(dict.fromkeys(row["set"] for row in rows))}
     rows.sort(key=lambda row: (order[row["set"]], methods.index(row["method"]) if row["method"] in methods else 99,
-                               row["version"] != "current"))
+                               not row["version"].startswith("current"), row["version"]))
     print(json.dumps(rows, ensure_ascii=False) if args.json else table(rows))
     return 0
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from qa.answer import Assistant
 from qa.store import BuildProgress, keyword_index, update_index
 
-BUILD_THREADS = 1  # torch threads of a background build (see `qa.embed.limit_threads`)
+BUILD_THREADS = 1  # embedding threads of a background build (see `qa.embed.limit_threads`)
 PHASE_WORDS = {  # what the terminal says each phase of the build is doing
     "model": "loading the embedding model",
     "waiting": "waiting for another writer of the index folder (its lock)",
@@ -146,7 +146,7 @@ class BackgroundBuild:
 
 def open_at_once(index_dir: Path, corpus_dir: Path, model: str | None = None, reranker: str | None = None,
                  today: date | None = None, on_progress: Callable[[BuildProgress], None] | None = None,
-                 paused: bool = False) -> tuple[Assistant, BackgroundBuild]:
+                 paused: bool = False, backend: str | None = None) -> tuple[Assistant, BackgroundBuild]:
     """An assistant that answers now, by BM25 over the parsed corpus, and the started build that gives it the
     full index (hybrid retrieval) when done. For a first start, when index_dir holds no index yet.
 
@@ -156,7 +156,7 @@ def open_at_once(index_dir: Path, corpus_dir: Path, model: str | None = None, re
     Returns:
         (the assistant, the running build).
     """
-    from qa.embed import DEFAULT_MODEL, SentenceTransformerEmbedder, limit_threads, load_embedder
+    from qa.embed import DEFAULT_MODEL, load_embedder
 
     name = model or DEFAULT_MODEL
     index, report = keyword_index(corpus_dir, name)
@@ -164,10 +164,8 @@ def open_at_once(index_dir: Path, corpus_dir: Path, model: str | None = None, re
         print(f"warning: {refused} was not indexed: {reason}", file=sys.stderr)
     assistant = Assistant(index, None, reranker, index_dir=index_dir, corpus_dir=corpus_dir, today=today)
     def load() -> object:
-        embedder = load_embedder(model, progress=False)
-        if isinstance(embedder, SentenceTransformerEmbedder):  # torch: one thread builds, the other core serves
-            limit_threads(BUILD_THREADS)
-        return embedder
+        # One thread builds, the other core serves the chat.
+        return load_embedder(model, progress=False, backend=backend, threads=BUILD_THREADS)
 
     build = BackgroundBuild(assistant, corpus_dir, index_dir, load, on_progress or ProgressPrinter())
     return assistant, build.start(paused=paused)

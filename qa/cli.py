@@ -35,6 +35,8 @@ CORPUS_HELP = ("folder of bulletin files the index is updated from first; it mus
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", default=default_for("index"), help=help_for("index"))
     parser.add_argument("--model", default=default_for("model"), help=help_for("model"))
+    # Checked by load_embedder (which lists the choices), so --help need not import the embedding module.
+    parser.add_argument("--backend", default=default_for("backend"), help=help_for("backend"))
     parser.add_argument("--milvus", default=default_for("milvus"), metavar="URI", help=help_for("milvus"))
     parser.add_argument("--milvus-collection", default=default_for("milvus-collection"), metavar="NAME",
                         help=help_for("milvus-collection"))
@@ -204,10 +206,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.files:
         target = milvus_target(args)
         if target is not None:
-            assistant = Assistant.open(None, model=args.model, corpus_dir=milvus_corpus(args, target),
+            assistant = Assistant.open(None, model=args.model, backend=args.backend,
+                                       corpus_dir=milvus_corpus(args, target),
                                        progress=not args.json, today=parse_day(args.today), milvus=target)
         else:
-            assistant = Assistant.open(resolve_path(args.index), model=args.model, corpus_dir=corpus_to_update(args),
+            assistant = Assistant.open(resolve_path(args.index), model=args.model, backend=args.backend,
+                                       corpus_dir=corpus_to_update(args),
                                        progress=not args.json, today=parse_day(args.today))
         for path in args.files:
             outcome = evaluate_set(assistant, path, methods, progress=not args.json)
@@ -218,7 +222,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             results += outcome
     cmrc = None
     if args.cmrc:
-        cmrc = evaluate_cmrc(args.cmrc, resolve_path(args.cmrc_index), model=args.model, methods=methods,
+        cmrc = evaluate_cmrc(args.cmrc, resolve_path(args.cmrc_index), model=args.model, backend=args.backend,
+                             methods=methods,
                              progress=not args.json)
     if args.json:
         payload = {f"{r.name}/{r.method}": r.metrics() for r in results}
@@ -347,7 +352,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         if corpus is not None and not corpus.is_dir():
             raise BulletinQAError(f"the corpus folder {corpus} that index {index_dir} was built from no longer exists; "
                                   f"give its new place: bulletin-qa index CORPUS --index {index_dir} --switch-corpus")
-    embedder = load_embedder(args.model)
+    embedder = load_embedder(args.model, backend=args.backend)
     from qa.build import ProgressPrinter
 
     # Every phase on stderr (the fact indicators' embedding used to take minutes without a word).
@@ -372,7 +377,7 @@ def index_milvus(args: argparse.Namespace, target) -> int:
             raise BulletinQAError(f"the corpus folder {corpus} that the index in Milvus at {target} was built from no "
                                   f"longer exists; give its new place: bulletin-qa index CORPUS --milvus {args.milvus} "
                                   f"--switch-corpus")
-    embedder = load_embedder(args.model)
+    embedder = load_embedder(args.model, backend=args.backend)
     _, report = update_milvus(resolve_path(corpus or str(setting("corpus").default)), target, embedder,
                               rebuild=args.rebuild, progress=not args.json, switch_corpus=args.switch_corpus,
                               client=client)
@@ -433,11 +438,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
             target = milvus_target(args)
             if target is not None:
                 corpus = None if args.no_update else milvus_corpus(args, target)
-                assistant = Assistant.open(None, model=args.model, reranker=args.reranker, corpus_dir=corpus,
+                assistant = Assistant.open(None, model=args.model, backend=args.backend, reranker=args.reranker,
+                                           corpus_dir=corpus,
                                            progress=not args.json, today=parse_day(args.today), milvus=target)
             else:
                 corpus = None if args.no_update else corpus_to_update(args)
-                assistant = Assistant.open(resolve_path(args.index), model=args.model, reranker=args.reranker,
+                assistant = Assistant.open(resolve_path(args.index), model=args.model, backend=args.backend,
+                                           reranker=args.reranker,
                                            corpus_dir=corpus, progress=not args.json, today=parse_day(args.today))
         answer = assistant.ask(question, filters=filters, k=args.k)
         asked += 1

@@ -55,6 +55,19 @@ class IndexMismatchError(BulletinQAError):
     """An index on disk built with another model, chunker or format version."""
 
 
+class BackendMismatchError(IndexMismatchError):
+    """An index embedded by one backend, queried by a backend whose vectors are not interchangeable with it.
+
+    `built` and `used` are the backends (`qa.embed.BACKENDS`), `index` the index's place; `qa.messages.
+    backend_mismatch_zh` gives the chat's Chinese sentence."""
+
+    def __init__(self, index: str, built: str, used: str, message: str) -> None:
+        self.index = index
+        self.built = built
+        self.used = used
+        super().__init__(message)
+
+
 class IndexMissingError(BulletinQAError):
     """No index where one was expected."""
 

@@ -411,12 +411,13 @@ def cmrc_corpus(json_path: Path, corpus_dir: Path) -> dict[str, list[dict]]:
 
 
 def evaluate_cmrc(json_path: Path, index_dir: Path, model: str | None = None,
-                  methods: tuple[str, ...] = METHODS, progress: bool = True) -> dict[str, dict]:
+                  methods: tuple[str, ...] = METHODS, progress: bool = True,
+                  backend: str | None = None) -> dict[str, dict]:
     """The external check: index CMRC 2018's Wikipedia paragraphs, ask its questions, and report paragraph
     recall@1/@5, MRR@10 and how often a gold answer lies inside the first quote, per retrieval method."""
     corpus_dir = index_dir.parent / (index_dir.name + "-corpus")
     questions = cmrc_corpus(json_path, corpus_dir)
-    assistant = Assistant.open(index_dir, model=model, corpus_dir=corpus_dir, progress=progress)
+    assistant = Assistant.open(index_dir, model=model, corpus_dir=corpus_dir, progress=progress, backend=backend)
     flat = [(name, q) for name, qs in sorted(questions.items()) for q in qs]
     results = {}
     for method in methods:

@@ -7,7 +7,7 @@ after the fact. A code without a sentence here falls back to a generic Chinese o
 
 from __future__ import annotations
 
-from qa.errors import FilterError, Refusal
+from qa.errors import BackendMismatchError, FilterError, Refusal
 
 _RESAVE_TEXT = "请用文本编辑器打开，另存为 UTF-8 文本后再试"
 _RESAVE_DOCX = "请用 Word 或 WPS 打开，另存为 .docx 后再试"
@@ -80,6 +80,13 @@ def filter_error_zh(error: FilterError) -> str:
     if error.code == "date_order":
         return f"截止日期“{error.value}”早于起始日期，请检查日期范围。"
     return f"{FIELD_NAMES.get(error.field, error.field)}“{error.value}”不是有效日期，请写成 YYYY-MM-DD，例如 2026-02-12。"
+
+
+def backend_mismatch_zh(error: BackendMismatchError) -> str:
+    """The Chinese sentence for an index queried by an embedding backend its vectors do not match."""
+    return (f"索引“{error.index}”的向量是用 {error.built} 后端计算的，当前的 {error.used} 后端算出的向量与之不一致，"
+            f"不能用来检索这个索引。请改用 --backend {error.built}（或设置 BULLETIN_QA_BACKEND={error.built}），"
+            f"或者用 {error.used} 后端重建索引：bulletin-qa index --index {error.index} --backend {error.used} --rebuild。")
 
 
 

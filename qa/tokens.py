@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 
 TOKENIZER_VERSION = "cjk-uni-bi-1"
 
@@ -76,3 +78,11 @@ def tokenize(text: str) -> list[str]:
         tokens.extend(run[i:i + 2] for i in range(len(run) - 1))
     tokens.extend(numeral_tokens(text))
     return tokens
+
+
+def document_frequency(texts: Iterable[str]) -> Counter:
+    """Per token, how many of the texts hold it (the counts behind an IDF)."""
+    counts: Counter = Counter()
+    for text in texts:
+        counts.update(set(tokenize(text)))
+    return counts

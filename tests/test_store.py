@@ -109,6 +109,36 @@ def test_changed_and_removed_files(corpus, tmp_path):
     assert index.chunks == []
 
 
+def test_text_frequency_is_stored_and_kept_up_to_date_by_updates(corpus, tmp_path):
+    """The answer step's IDF counts travel with the index: an update counts only the chunks it gains or loses,
+    and the result equals counting every chunk again (the oracle)."""
+    from qa.tokens import document_frequency
+
+    embedder = HashEmbedder()
+    index_dir = tmp_path / "index"
+    copy_gov_reports(corpus, years=["2024", "2025"])
+    text = SEED.read_text(encoding="utf-8")
+    steps = [lambda: None,
+             lambda: (corpus / SEED.name).write_text(text.replace("全区持证人数达 434 人", "全区持证人数达 435 人"),
+                                                     encoding="utf-8"),
+             lambda: (corpus / "gov-work-report-2024.md").unlink()]
+    for step in steps:
+        step()
+        built, _ = update_index(corpus, index_dir, embedder, progress=False)
+        loaded = BulletinIndex.load(index_dir, embedder)
+        oracle = document_frequency(chunk.text for chunk in loaded.chunks)
+        assert built.text_frequency() == oracle
+        assert (current_generation(index_dir) / "text_frequency.json").is_file()
+        assert loaded.text_frequency() == oracle
+    # An index from before the file: the next update writes a generation with it, once.
+    (current_generation(index_dir) / "text_frequency.json").unlink()
+    update_index(corpus, index_dir, embedder, progress=False)
+    upgraded = current_generation(index_dir)
+    assert (upgraded / "text_frequency.json").is_file()
+    update_index(corpus, index_dir, embedder, progress=False)
+    assert current_generation(index_dir) == upgraded
+
+
 def test_same_text_under_another_name_is_not_added_twice(corpus, tmp_path):
     shutil.copy(SEED, corpus / "copy-of-issue-8.md")
     index, report = update_index(corpus, tmp_path / "index", HashEmbedder(), progress=False)
