@@ -22,7 +22,7 @@ BOUND_AFTER_RE = re.compile(r"^[^\d，。；、,;\s]{0,3}?\s*(左右|以上|以�
 HOLD_WORDS_RE = re.compile(r"控制在|保持在")
 # A figure measured against a base is a difference, even inside a plan: "拟按4%左右安排、比上年提高1个百分点".
 COMPARISON_BASE_RE = re.compile(r"[比较](?:上年|去年|前一年|上一年)(?:同期|末|年初预算|预算)?|同比|环比")
-COMPARED_FIGURE_RE = re.compile(r"(?:[比较](?:上年|去年|前一年|上一年)|同比|环比)[^\d，。；,;]{0,8}$")
+COMPARED_FIGURE_RE = re.compile(rf"(?:{COMPARISON_BASE_RE.pattern})[^\d，。；,;]{{0,8}}$")  # the base, then its verb
 # Direction words right before a figure make it a change ("增长5.2%"), unless they lead to a level
 # ("提高到2.3%", "降至5.5%").
 CHANGE_BEFORE_RE = re.compile(r"(增长|下降|提高|提升|上涨|降低|增加|减少|同比|比上年|较上年|回落|上升|增幅|涨幅)"
