@@ -125,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "bqa-eval")
     parser.add_argument("--model", default=None)
     parser.add_argument("--method", default="hybrid")
+    parser.add_argument("--scoring", default="learned", help="how reading questions choose a sentence: "
+                        "lexical, semantic or learned (qa.answer.SENTENCE_SCORINGS)")
     args = parser.parse_args(argv)
 
     from qa.answer import Assistant
@@ -142,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = index_dir.parent / (index_dir.name + "-corpus")
     questions = cmrc_corpus(source, corpus)
     assistant = Assistant.open(index_dir, model=args.model, corpus_dir=corpus, progress=False)
+    assistant._reader.sentence_scoring = args.scoring
     causes: Counter = Counter()
     with args.out.open("w", encoding="utf-8") as out:
         for name, qs in sorted(questions.items()):
