@@ -600,7 +600,9 @@ class Reader:
                      query_vector: np.ndarray | None = None) -> tuple[list[dict], bool]:
         """Reorder a reading question's candidates by the evidence of their sentences, and say whether that
         evidence alone is strong enough to answer (the learned scorer's probability over its threshold)."""
-        if self.sentence_scoring == "lexical":
+        if self.sentence_scoring == "lexical" or candidates[0]["chunk"].kind != "body":
+            # A masthead or footer line won by the rules about the bulletin itself (its issuers, its date)
+            # is the answer to such a question; body sentences are no evidence against it.
             return candidates, False
         chosen, evidence = self.sentence_evidence(question, candidates, hits, query_vector)
         if len(chosen) < 1 or evidence[0].cosine is None:

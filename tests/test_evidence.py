@@ -188,3 +188,34 @@ def test_an_unknown_scoring_is_refused(readers):
 
     with pytest.raises(BulletinQAError, match="lexical, semantic, learned"):
         Reader(readers["lexical"].index, readers["lexical"].embedder, sentence_scoring="neural")
+
+
+@pytest.mark.parametrize("scoring", ["semantic", "learned"])
+def test_questions_about_the_bulletin_itself_keep_the_masthead_line(readers, scoring):
+    # The issue's date and publisher are masthead lines; body sentences that mention dates or offices are
+    # no evidence against them (a 统计公报's 落款 works the same way).
+    assistant = with_scoring(readers[scoring], scoring)
+    answer = assistant.ask("这期上街信息的印发日期是哪一天？")
+    assert "2026 年 2 月 12 日" in answer.answer
+    answer = assistant.ask("这期上街信息是由哪个单位编印的？")
+    assert not answer.abstained and answer.citations[0].quote.strip() in answer.answer
+
+
+@pytest.fixture(scope="module")
+def stat_bulletins(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("stat")
+    for name in ("chenzhou-2025-statistical-bulletin.html", "nanyang-2025-statistical-bulletin.html"):
+        shutil.copy(ROOT / "eval" / "corpora" / "stat-bulletins" / name, corpus / name)
+    embedder = meaningful_hash()
+    index, _ = update_index(corpus, tmp_path_factory.mktemp("index"), embedder, progress=False)
+    return Assistant(index, embedder)
+
+
+@pytest.mark.parametrize("scoring", ["semantic", "learned"])
+@pytest.mark.parametrize("question,expected", [
+    ("郴州市2025年统计公报正文标注的日期是哪天？", "2026年4月16日"),
+    ("南阳市2025年统计公报是由哪些单位发布的？", "国家统计局南阳调查队"),
+])
+def test_a_statistical_bulletins_own_date_and_issuers_are_its_title_lines(stat_bulletins, scoring, question, expected):
+    answer = with_scoring(stat_bulletins, scoring).ask(question)
+    assert not answer.abstained and expected in answer.answer
