@@ -600,9 +600,10 @@ class Reader:
                      query_vector: np.ndarray | None = None) -> tuple[list[dict], bool]:
         """Reorder a reading question's candidates by the evidence of their sentences, and say whether that
         evidence alone is strong enough to answer (the learned scorer's probability over its threshold)."""
-        if self.sentence_scoring == "lexical" or candidates[0]["chunk"].kind != "body":
-            # A masthead or footer line won by the rules about the bulletin itself (its issuers, its date)
-            # is the answer to such a question; body sentences are no evidence against it.
+        if self.sentence_scoring == "lexical" or candidates[0]["chunk"].kind != "body" or candidates[0].get("itself"):
+            # A masthead or footer line, or a department tag （区委社工部）, won by the rules about the bulletin
+            # itself (its issuers, its date, who supplied the article) is the answer to such a question; body
+            # sentences are no evidence against it.
             return candidates, False
         chosen, evidence = self.sentence_evidence(question, candidates, hits, query_vector)
         if len(chosen) < 1 or evidence[0].cosine is None:
@@ -695,11 +696,13 @@ class Reader:
                         if not place.endswith(NOT_PLACES) and place not in _home_of(bulletin) \
                                 and place not in _paragraph_of(bulletin, chunk):
                             score -= 1.0
+                    itself = False  # won by a rule about the bulletin itself (its department, publisher, date)
                     if SOURCE_CUES.search(question.text):
                         tagged = chunk.department and f"（{chunk.department}）" in sentence
                         if tagged or (chunk.kind == "masthead" and clause.strip() and clause.strip() in (bulletin.publisher or "")):
                             # "哪个部门供稿" → the department tag; "哪个单位办的" → the publisher line
                             score = max(score + 0.5, ANSWER_THRESHOLD + 0.3)  # over the title line that names the bulletin
+                            itself = True
                     if question.kind == "when" and chunk.kind == "masthead" and ISSUE_SELF_RE.search(question.text) \
                             and DATE_TEXT_RE.search(clause):
                         # "这期简报是什么时候印发的" asks for the issue's own date: its masthead line; the issue the
@@ -708,6 +711,7 @@ class Reader:
                         day = chunk.date or (f"{bulletin.year}-00-00" if bulletin.year else "0")
                         newest = int(re.sub(r"\D", "", day) or 0) / 1e9  # 2026-02-12 → 0.0202…
                         score = max(score, ANSWER_THRESHOLD + 0.2 + 0.1 * named + newest)
+                        itself = True
                     if question.kind == "when" and not TIME_TEXT_RE.search(normalise(clause)):
                         continue  # a time question is answered by a clause that holds a time (2026年2月, 公元前25年)
                     if question.kind == "figure":
@@ -727,7 +731,8 @@ class Reader:
                         score += precision
                     found.append({"score": score, "reorder": precision, "chunk": chunk, "bulletin": bulletin,
                                   "sentence": (s_start, s_end), "clause": (c_start, c_end),
-                                  "clauses": clauses, "position": position, "figures": figures, "rank": rank})
+                                  "clauses": clauses, "position": position, "figures": figures, "rank": rank,
+                                  "itself": itself})
         found.sort(key=lambda c: -c["score"])
         return found
 

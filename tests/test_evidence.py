@@ -219,3 +219,10 @@ def stat_bulletins(tmp_path_factory):
 def test_a_statistical_bulletins_own_date_and_issuers_are_its_title_lines(stat_bulletins, scoring, question, expected):
     answer = with_scoring(stat_bulletins, scoring).ask(question)
     assert not answer.abstained and expected in answer.answer
+
+
+@pytest.mark.parametrize("scoring", ["semantic", "learned"])
+@pytest.mark.parametrize("question", ["这篇稿子是哪个部门供稿的？", "聚焦群众需求提升服务效能这篇稿子是哪个部门报送的？"])
+def test_who_supplied_an_article_is_its_department_tag(readers, scoring, question):
+    answer = with_scoring(readers[scoring], scoring).ask(question)
+    assert not answer.abstained and "区委社工部" in answer.answer
