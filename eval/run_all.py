@@ -42,6 +42,7 @@ COLUMNS = ("questions", "recall@1", "recall@5", "mrr@10", "answer_accuracy", "ci
 # CMRC reports paragraph-level retrieval and "a gold answer inside the first quote"; shown in the nearest columns.
 CMRC_COLUMNS = {"questions": "questions", "paragraph_recall@1": "recall@1", "paragraph_recall@5": "recall@5",
                 "mrr@10": "mrr@10", "gold_in_first_quote": "citation_accuracy", "answered": "answered",
+                "guard_caught": "guard_caught",
                 "latency_p50_ms": "latency_p50_ms"}
 
 
@@ -87,7 +88,7 @@ def open_milvus(index_dir: Path, corpus: Path, model: str | None, variant: str, 
 
 def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, model: str | None, code: str,
             version: str, cmrc: Path | None, write_pins: bool, milvus: list[str] = (),
-            backend: str | None = None) -> list[dict]:
+            backend: str | None = None, scorings: list[str] = ()) -> list[dict]:
     """Evaluate each set with each method using whatever `qa` is importable; one row per set and method (and,
     for each Milvus variant in `milvus`, the same rows through Milvus Lite, labelled `milvus VARIANT`)."""
     backend_arg = {"backend": backend} if backend else {}  # a --previous ref may predate backends
@@ -114,6 +115,9 @@ def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, 
                                                    **backend_arg)
             print(f"{version}: index {index_dir} ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         runs = [(version, assistants[index_dir])]
+        for scoring in scorings:  # the same index, reading questions' sentences chosen another way
+            other = Assistant(assistants[index_dir].index, assistants[index_dir].embedder, sentence_scoring=scoring)
+            runs.append((f"{version} scoring={scoring}", other))
         for variant in milvus:
             started = time.perf_counter()
             runs.append((f"milvus {variant}", open_milvus(index_dir, corpus, model, variant, backend)))
@@ -137,10 +141,13 @@ def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, 
             print(f"pins: {target}", file=sys.stderr)
     if cmrc:
         index_dir = index_dir_for(cache, "cmrc", cmrc.parent, model, code, backend)
-        results = evaluate_cmrc(cmrc, index_dir, model=model, methods=tuple(methods), progress=False, **backend_arg)
-        for method, values in results.items():
-            rows.append({"set": "cmrc2018", "corpus": "CMRC 2018 trial", "method": method, "version": version,
-                         **{CMRC_COLUMNS[key]: value for key, value in values.items() if key in CMRC_COLUMNS}})
+        for scoring in [None, *scorings]:
+            results = evaluate_cmrc(cmrc, index_dir, model=model, methods=tuple(methods), progress=False,
+                                    sentence_scoring=scoring, **backend_arg)
+            label = version if scoring is None else f"{version} scoring={scoring}"
+            for method, values in results.items():
+                rows.append({"set": "cmrc2018", "corpus": "CMRC 2018 trial", "method": method, "version": label,
+                             **{CMRC_COLUMNS[key]: value for key, value in values.items() if key in CMRC_COLUMNS}})
     return rows
 
 
@@ -184,6 +191,8 @@ def select_sets(names: str | None) -> list[Path]:
     """The sets named (stems or paths, comma-separated), or every eval/*.jsonl."""
     if not names:
         return sorted((ROOT / "eval").glob("*.jsonl"))
+    if names == "NONE":  # only --cmrc
+        return []
     paths = []
     for name in (n.strip() for n in names.split(",") if n.strip()):
         path = Path(name) if name.endswith(".jsonl") else ROOT / "eval" / f"{name}.jsonl"
@@ -212,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run every set through Milvus Lite (an index.db beside each cached index), once per "
                              "comma-separated variant LEXICAL+FUSION: tokens+weighted (the product's), "
                              "tokens+rrf, jieba+weighted, jieba+rrf; needs pip install -e '.[milvus]'")
+    parser.add_argument("--scoring", metavar="SCORINGS",
+                        help="also answer with these sentence scorings of reading questions (comma-separated: "
+                             "lexical, semantic, learned; the default is learned); rows labelled scoring=X")
     # Internal: the measurement half, run in a subprocess for --previous.
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--code-root", type=Path, default=ROOT, help=argparse.SUPPRESS)
@@ -224,11 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     variants = [v.strip() for v in (args.milvus or "").split(",") if v.strip()]
     backends = [b.strip() for b in (args.backends or "").split(",") if b.strip()] or [None]
+    scorings = [v.strip() for v in (args.scoring or "").split(",") if v.strip()]
     rows = []
     for backend in backends:
         version = args.version if len(backends) == 1 else f"{args.version} {backend}"
         rows += measure(sets, methods, ROOT, args.cache, args.model, args.code, version, args.cmrc,
-                        args.write_pins and not args.measure and backend == backends[0], variants, backend)
+                        args.write_pins and not args.measure and backend == backends[0], variants, backend,
+                        scorings)
     if args.measure:
         print(json.dumps(rows, ensure_ascii=False))
         return 0

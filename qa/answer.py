@@ -23,6 +23,7 @@ import numpy as np
 from qa.chunk import Chunk
 from qa.errors import BulletinQAError
 from qa.cues import COMPARISON_BASE_RE, QUESTION_PLAN_RE, bound_after
+from qa.evidence import TIME_TEXT_RE, SentenceEvidence, features, load_scorer
 from qa.identity import AREA_WORDS, GENERIC_PLACES
 from qa.figures import (
     LEAD_DASH,
@@ -54,6 +55,8 @@ FIGURE_CUES = re.compile(r"多少|几|百分|比例|比重|覆盖率|率|增长|
 WHEN_CUES = re.compile(r"什么时候|何时|哪天|哪一天|日期|几月|几号|哪年|哪一年|发布时间|印发时间")
 WHO_CUES = re.compile(r"谁|哪位|什么人|姓名|名字")
 WHAT_CUES = re.compile(r"哪个|哪些|哪家|什么|名称|叫|哪一个|如何|怎样|怎么")
+# Interrogatives of a reading question: why, how, which, where (何职, 哪儿, 哪一朝代).
+READING_CUES = re.compile(r"为什么|为何|如何|怎样|怎么|何[职处地人种物事故时]|哪")
 NAME_RE = re.compile(r"[“\"《]([^”\"》]{1,30})[”\"》]")
 RATE_CUES = re.compile(r"增速|增长率|增幅|涨幅|比例|比重|占比|百分|率|(增长|下降|提高|降低|上涨)了?(多少|几)(?![万亿千百]?[人个家元件条项名次户台辆吨斤亩])")
 ISSUE_SELF_RE = re.compile(r"这期|本期|这一期|该期|这份|印发|出版|刊发|编印|发行|发布|落款|标注|公报")
@@ -118,6 +121,13 @@ RATE_DIRECTION_RE = re.compile(r"(增长|下降|上涨|上升|提高|降低|减�
 
 # A clause must cover this share of the question's content (IDF-weighted) to answer; below it we abstain.
 ANSWER_THRESHOLD = 0.45
+
+# Reading questions (who, what, when, why) choose a sentence by its evidence (qa/evidence.py): "lexical" the
+# clause score alone, "semantic" plus the embedding cosine, "learned" the trained scorer (the default).
+SENTENCE_SCORINGS = ("lexical", "semantic", "learned")
+READING_KINDS = ("what", "who", "when")
+READING_DEPTH = 16  # sentences judged per question, best lexical first
+READING_SEMANTIC_WEIGHT = 4.0  # chosen on DRCD by eval/train_sentence_scorer.py (its "semantic_weight")
 
 
 @dataclass(frozen=True)
@@ -254,13 +264,15 @@ def analyse(question: str) -> Question:
     text = normalise(question).strip()
     content = QUESTION_WORDS.sub(" ", text)
     content = re.sub(r"\s+", " ", content).strip()
+    # A reading interrogative (为什么, 何职, 哪儿) asks for words, not a figure, unless 多少/几 asks an amount too.
+    reading = READING_CUES.search(text) and not re.search(r"多少|几", text)
     if WHEN_CUES.search(text):
         kind = "when"
     elif WHO_CUES.search(text) and not FIGURE_CUES.search(text):
         kind = "who"
-    elif FIGURE_CUES.search(text) and not re.search(r"哪个|哪些|哪家|什么", text):
+    elif FIGURE_CUES.search(text) and not re.search(r"哪个|哪些|哪家|什么", text) and not reading:
         kind = "figure"
-    elif WHAT_CUES.search(text):
+    elif WHAT_CUES.search(text) or reading:
         kind = "what"
     else:
         kind = "figure" if re.search(r"\d", text) is None else "what"
@@ -349,10 +361,15 @@ def effective_question(question: str, history: list[str] | None, today: date) ->
 class Reader:
     """Answers questions from one fixed index. Immutable once built, so concurrent asks need no lock."""
 
-    def __init__(self, index, embedder, reranker=None) -> None:
+    def __init__(self, index, embedder, reranker=None, sentence_scoring: str = "learned") -> None:
+        if sentence_scoring not in SENTENCE_SCORINGS:
+            raise BulletinQAError(f"unknown sentence scoring {sentence_scoring!r}; choose one of "
+                                  f"{', '.join(SENTENCE_SCORINGS)}")
         self.index = index
         self.embedder = embedder
         self.reranker = reranker
+        self.sentence_scoring = sentence_scoring
+        self._vectors: dict[str, np.ndarray] = {}
         # Stored with the index when it has it (qa.store.BulletinIndex.text_frequency): counting them all took
         # 4.5 s per ask at 6,917 chunks on the loaded machine.
         counted = getattr(index, "text_frequency", None)
@@ -519,16 +536,81 @@ class Reader:
             question.plan_answers = len(indicator) >= 2 and mostly_planned(facts_of(self.index.facts(), indicator))
         candidates = self._candidates(question, hits)
         candidates = self._by_meaning(question, candidates, query_vector)
-        if candidates:
-            best = candidates[0]
-            if best["score"] - best["reorder"] >= ANSWER_THRESHOLD:  # label precision reorders, never decides
-                built = self._build(question, best, candidates)
-                if built is not None:
-                    return built
+        answers = bool(candidates) and candidates[0]["score"] - candidates[0]["reorder"] >= ANSWER_THRESHOLD
+        if question.kind in READING_KINDS and candidates:
+            # A reading question (who, what, when, why): the sentence is chosen by its evidence as a whole.
+            candidates, evident = self._by_evidence(question, candidates, hits, query_vector)
+            answers = answers or evident
+        if candidates and answers:  # label precision reorders, never decides
+            built = self._build(question, candidates[0], candidates)
+            if built is not None:
+                return built
         passages = [hit for hit in hits if hit.chunk.kind not in NOT_RELATED][:3]  # a masthead is no passage
         related = tuple(self._citation(hit.chunk, hit.chunk.start, hit.chunk.end) for hit in passages)
         return Answer(question.text, "公报中未找到能回答这个问题的内容。以下是最接近的段落，仅供参考，不是答案。",
                       True, related=related)
+
+    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        """Document embeddings of sentences, cached by text (the same sentences answer many questions)."""
+        missing = [text for text in dict.fromkeys(texts) if text not in self._vectors]
+        if missing:
+            if len(self._vectors) > 50_000:
+                self._vectors.clear()
+            self._vectors.update(zip(missing, self.embedder.embed_documents(missing)))
+        return np.stack([self._vectors[text] for text in texts])
+
+    def sentence_evidence(self, question: Question, candidates: list[dict], hits: list[Hit],
+                          query_vector: np.ndarray | None = None) -> tuple[list[dict], list[SentenceEvidence]]:
+        """The best candidate of each of the first READING_DEPTH sentences, and what is known about each
+        sentence (`qa.evidence`); cosines only when the embedder knows meaning and scoring is not lexical."""
+        best_of: dict[tuple[str, int], dict] = {}
+        for candidate in candidates:
+            if "cell" in candidate:
+                continue
+            best_of.setdefault((candidate["chunk"].file, candidate["sentence"][0]), candidate)
+            if len(best_of) >= READING_DEPTH:
+                break
+        chosen = list(best_of.values())
+        texts = [c["bulletin"].clean_text[c["sentence"][0]:c["sentence"][1]] for c in chosen]
+        cosines: list[float | None] = [None] * len(chosen)
+        if chosen and self.sentence_scoring != "lexical" and self.embedder is not None \
+                and getattr(self.embedder, "knows_meaning", True):
+            if query_vector is None:
+                query_vector = self.embedder.embed_queries([question.text])[0]
+            cosines = [float(x) for x in self._sentence_vectors(texts) @ query_vector]
+        top = hits[0].chunk if hits else None
+        evidence = []
+        for candidate, text, cosine in zip(chosen, texts, cosines):
+            chunk, bulletin = candidate["chunk"], candidate["bulletin"]
+            evidence.append(SentenceEvidence(
+                lexical=candidate["score"] - candidate["reorder"], coverage=self.coverage(question, text),
+                cosine=cosine, rank=candidate["rank"],
+                top_paragraph=top is not None and (chunk.file, chunk.paragraph) == (top.file, top.paragraph),
+                opens=candidate["sentence"][0] == bulletin.paragraphs[chunk.paragraph].start, text=text))
+        return chosen, evidence
+
+    def _by_evidence(self, question: Question, candidates: list[dict], hits: list[Hit],
+                     query_vector: np.ndarray | None = None) -> tuple[list[dict], bool]:
+        """Reorder a reading question's candidates by the evidence of their sentences, and say whether that
+        evidence alone is strong enough to answer (the learned scorer's probability over its threshold)."""
+        if self.sentence_scoring == "lexical" or candidates[0]["chunk"].kind != "body" or candidates[0].get("itself"):
+            # A masthead or footer line, or a department tag （区委社工部）, won by the rules about the bulletin
+            # itself (its issuers, its date, who supplied the article) is the answer to such a question; body
+            # sentences are no evidence against it.
+            return candidates, False
+        chosen, evidence = self.sentence_evidence(question, candidates, hits, query_vector)
+        if len(chosen) < 1 or evidence[0].cosine is None:
+            return candidates, False
+        scorer = load_scorer() if self.sentence_scoring == "learned" else None
+        if scorer is not None:
+            scores = [scorer.probability(row) for row in features(question.text, evidence)]
+            evident = max(scores) >= scorer.threshold
+        else:  # meaning as one hand-weighted signal beside the lexical score
+            best_cosine = max(e.cosine for e in evidence)
+            scores = [e.lexical + READING_SEMANTIC_WEIGHT * (e.cosine - best_cosine) for e in evidence]
+            evident = False
+        best = chosen[max(range(len(chosen)), key=lambda i: scores[i])]
+        return [best] + [c for c in candidates if c is not best], evident
 
     def _by_meaning(self, question: Question, candidates: list[dict],
                     query_vector: np.ndarray | None = None) -> list[dict]:
@@ -607,11 +689,13 @@ class Reader:
                         if not place.endswith(NOT_PLACES) and place not in _home_of(bulletin) \
                                 and place not in _paragraph_of(bulletin, chunk):
                             score -= 1.0
+                    itself = False  # won by a rule about the bulletin itself (its department, publisher, date)
                     if SOURCE_CUES.search(question.text):
                         tagged = chunk.department and f"（{chunk.department}）" in sentence
                         if tagged or (chunk.kind == "masthead" and clause.strip() and clause.strip() in (bulletin.publisher or "")):
                             # "哪个部门供稿" → the department tag; "哪个单位办的" → the publisher line
                             score = max(score + 0.5, ANSWER_THRESHOLD + 0.3)  # over the title line that names the bulletin
+                            itself = True
                     if question.kind == "when" and chunk.kind == "masthead" and ISSUE_SELF_RE.search(question.text) \
                             and DATE_TEXT_RE.search(clause):
                         # "这期简报是什么时候印发的" asks for the issue's own date: its masthead line; the issue the
@@ -620,8 +704,9 @@ class Reader:
                         day = chunk.date or (f"{bulletin.year}-00-00" if bulletin.year else "0")
                         newest = int(re.sub(r"\D", "", day) or 0) / 1e9  # 2026-02-12 → 0.0202…
                         score = max(score, ANSWER_THRESHOLD + 0.2 + 0.1 * named + newest)
-                    if question.kind == "when" and not DATE_TEXT_RE.search(clause):
-                        continue  # a date question is answered by a clause that holds a date
+                        itself = True
+                    if question.kind == "when" and not TIME_TEXT_RE.search(normalise(clause)):
+                        continue  # a time question is answered by a clause that holds a time (2026年2月, 公元前25年)
                     if question.kind == "figure":
                         if not figures and not CN_FIGURE_RE.search(clause):
                             continue
@@ -638,7 +723,8 @@ class Reader:
                         score += precision
                     found.append({"score": score, "reorder": precision, "chunk": chunk, "bulletin": bulletin,
                                   "sentence": (s_start, s_end), "clause": (c_start, c_end),
-                                  "clauses": clauses, "position": position, "figures": figures})
+                                  "clauses": clauses, "position": position, "figures": figures, "rank": rank,
+                                  "itself": itself})
         found.sort(key=lambda c: -c["score"])
         return found
 
@@ -657,7 +743,7 @@ class Reader:
             score += 0.1
         span = (chunk.start, chunk.end)
         return [{"score": score, "reorder": precision, "chunk": chunk, "bulletin": bulletin, "sentence": span, "clause": span,
-                 "clauses": [span], "position": 0, "figures": [], "cell": best}]
+                 "clauses": [span], "position": 0, "figures": [], "cell": best, "rank": rank}]
 
     @staticmethod
     def _figure_fit(question: Question, clause: str, window: str, figures: list, planned: bool) -> float:
@@ -862,15 +948,21 @@ class Assistant:
     """
 
     def __init__(self, index, embedder, reranker: str | None = None, index_dir: Path | None = None,
-                 corpus_dir: Path | None = None, today: date | None = None) -> None:
+                 corpus_dir: Path | None = None, today: date | None = None, sentence_scoring: str = "learned") -> None:
         self.embedder = embedder
+        self.sentence_scoring = sentence_scoring  # how reading questions choose a sentence (SENTENCE_SCORINGS)
         self.today = today  # the day 今年/去年 count from; None: the system date at each ask
         self.index_dir = index_dir
         self.corpus_dir = corpus_dir
         self._reranker = _load_reranker(reranker) if reranker else None
-        self._reader = Reader(index, embedder, self._reranker)
+        self._reader = Reader(index, embedder, self._reranker, sentence_scoring)
         self._update_lock = threading.Lock()
         self.last_update: str | None = None
+
+    def score_sentences_by(self, scoring: str) -> None:
+        """Choose reading questions' sentences by `scoring` from now on (one of SENTENCE_SCORINGS)."""
+        self._reader = Reader(self._reader.index, self.embedder, self._reranker, scoring)
+        self.sentence_scoring = scoring
 
     @property
     def update_lock(self) -> threading.Lock:
@@ -880,7 +972,7 @@ class Assistant:
     def use(self, index, embedder) -> None:
         """Answer from now on from this index with this embedder (e.g. a built index replacing a keyword-only one)."""
         self.embedder = embedder
-        self._reader = Reader(index, embedder, self._reranker)
+        self._reader = Reader(index, embedder, self._reranker, self.sentence_scoring)
         self.last_update = index.updated
 
     @property
@@ -963,7 +1055,7 @@ class Assistant:
                 else:
                     index, report = update_index(self.corpus_dir, self.index_dir, self.embedder, progress=progress)
                 report.saved_as = staged
-                self._reader = Reader(index, self.embedder, self._reranker)
+                self._reader = Reader(index, self.embedder, self._reranker, self.sentence_scoring)
                 self.last_update = index.updated
             for name, refusal in refused.items():
                 report.refuse(name, refusal)

@@ -412,16 +412,18 @@ def cmrc_corpus(json_path: Path, corpus_dir: Path) -> dict[str, list[dict]]:
 
 def evaluate_cmrc(json_path: Path, index_dir: Path, model: str | None = None,
                   methods: tuple[str, ...] = METHODS, progress: bool = True,
-                  backend: str | None = None) -> dict[str, dict]:
+                  backend: str | None = None, sentence_scoring: str | None = None) -> dict[str, dict]:
     """The external check: index CMRC 2018's Wikipedia paragraphs, ask its questions, and report paragraph
     recall@1/@5, MRR@10 and how often a gold answer lies inside the first quote, per retrieval method."""
     corpus_dir = index_dir.parent / (index_dir.name + "-corpus")
     questions = cmrc_corpus(json_path, corpus_dir)
     assistant = Assistant.open(index_dir, model=model, corpus_dir=corpus_dir, progress=progress, backend=backend)
+    if sentence_scoring is not None:
+        assistant.score_sentences_by(sentence_scoring)
     flat = [(name, q) for name, qs in sorted(questions.items()) for q in qs]
     results = {}
     for method in methods:
-        top1 = top5 = reciprocal = quoted = answered = 0
+        top1 = top5 = reciprocal = quoted = answered = guard_caught = 0
         latencies = []
         iterator = flat
         if progress:
@@ -436,6 +438,7 @@ def evaluate_cmrc(json_path: Path, index_dir: Path, model: str | None = None,
             top5 += bool(rank and rank <= 5)
             reciprocal += 1 / rank if rank else 0
             latencies.append(seconds)
+            guard_caught += bool(answer.guard_caught)
             if not answer.abstained:
                 answered += 1
                 quote = squash(answer.citations[0].quote)
@@ -449,6 +452,7 @@ def evaluate_cmrc(json_path: Path, index_dir: Path, model: str | None = None,
             "mrr@10": round(reciprocal / total, 4),
             "answered": round(answered / total, 4),
             "gold_in_first_quote": round(quoted / total, 4),
+            "guard_caught": guard_caught,
             "latency_p50_ms": round(_percentile(latencies, 50) * 1000, 1),
         }
     return results

@@ -25,7 +25,7 @@ UNIT_WORDS = (
     "辆", "台", "张", "本", "篇", "场次", "周年", "周岁", "岁", "头", "只", "艘", "架", "床", "张",
 )
 FIGURE_RE = re.compile(
-    r"(?<![A-Za-z0-9.．])(?P<num>\d{1,3}(?:[，,]\d{3})+(?!\d)|\d+(?:[.．]\d+)?)(?![A-Za-z+＋\d])\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
+    r"(?<![A-Za-z0-9.．])(?P<num>\d{1,3}(?:[，,]\d{3})+(?!\d)|\d+(?:[.．]\d+)?)(?![A-Za-z+＋\d]|[.．]\d)\s*(?P<approx>余|多)?\s*(?P<scale>万亿|万|亿|千)?\s*"
     r"(?P<unit>[%％]|" + "|".join(dict.fromkeys(UNIT_WORDS)) + "|余)?"
 )
 DATE_TEXT_RE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月(\s*\d{1,2}\s*日)?")

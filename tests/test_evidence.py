@@ -1,0 +1,228 @@
+"""Reading questions (who, what, when, why): what they ask for, and the sentence evidence that answers them.
+
+Every rule is checked on text of two kinds: encyclopedia prose written for these tests (CMRC-like) and
+sentences of the bundled seed bulletin and government work reports.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.answer import Assistant, analyse
+from qa.embed import HashEmbedder
+from qa.evidence import (FEATURES, WEIGHTS_FILE, SentenceEvidence, SentenceScorer, asked_types, features,
+                         holds_types, load_scorer, novelty)
+from qa.store import update_index
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
+
+ENCYCLOPEDIA = """---
+series: 百科
+issue: 1
+title: 青石镇
+---
+
+青石镇是一个位于江南丘陵的小镇，隶属于临川县。该镇始建于公元前112年，原名石门驿，清代改称青石镇。由于镇北山中出产青色的石料，因此得名青石。镇上的古桥建于1765年，全长48米，是县内现存最长的石拱桥。2004年区划调整后，全镇辖有8个村和2个社区。每年秋季镇上举办石雕节，吸引各地游客。
+"""
+
+
+@pytest.mark.parametrize("question,kind", [
+    # encyclopedia prose
+    ("楚昭辅位居何职？", "what"),
+    ("印度野驴栖息在哪儿？", "what"),
+    ("为什么青石镇人口下降？", "what"),
+    ("青石镇是哪一朝代改名的？", "what"),
+    ("古桥全长多少米？", "figure"),
+    # bulletins
+    ("全区社会工作者持证人数是多少？", "figure"),
+    ("城镇调查失业率是多少？", "figure"),
+    ("哪个合唱团代表我省参加了全国的合唱展演？", "what"),
+])
+def test_a_reading_interrogative_asks_for_words_not_a_figure(question, kind):
+    # 何职, 哪儿, 为什么 ask for words; 多少 asks an amount even where a reading word stands too.
+    assert analyse(question).kind == kind
+
+
+@pytest.mark.parametrize("question,types", [
+    ("青石镇始建于什么时候？", ["time"]),
+    ("青石为什么叫这个名字？", ["reason"]),
+    ("古桥位于哪里？", ["place"]),
+    ("青石镇原名叫什么？", ["name"]),
+    ("“五步议事法”是什么时候开始推行的？", ["time"]),
+    ("全区持证人数为什么增长这么快？", ["reason"]),
+])
+def test_asked_types(question, types):
+    assert asked_types(question) == types
+
+
+@pytest.mark.parametrize("sentence,kind,held", [
+    ("该镇始建于公元前112年，原名石门驿。", "time", True),
+    ("清代改称青石镇。", "time", False),  # a dynasty is no point in time the format marks
+    ("由于镇北山中出产青色的石料，因此得名青石。", "reason", True),
+    ("镇上的古桥全长48米。", "reason", False),
+    ("全区持证人数达 434 人，同比增长 61.5%。", "time", False),
+    ("2026 年 2 月 12 日", "time", True),
+    ("因受疫情影响，部分活动延期举办。", "reason", True),
+])
+def test_a_sentence_holds_the_kind_asked(sentence, kind, held):
+    assert holds_types(sentence, [kind]) == [held]
+
+
+def test_novelty_is_what_a_sentence_says_beyond_the_question():
+    # A sentence that repeats the question holds no answer; one that says more may.
+    assert novelty("青石镇始建于什么时候？", "青石镇始建于") == 0.0
+    assert novelty("青石镇始建于什么时候？", "该镇始建于公元前112年，原名石门驿。") > 0.5
+    assert novelty("全区持证人数是多少？", "全区持证人数") == 0.0
+    assert novelty("全区持证人数是多少？", "全区持证人数达 434 人，同比增长 61.5%。") > 0.3
+
+
+def evidence(text, lexical=0.5, cosine=0.8, rank=0, top=True, opens=False):
+    return SentenceEvidence(lexical, 0.5, cosine, rank, top, opens, text)
+
+
+def test_features_are_relative_to_the_best_candidate():
+    rows = features("青石镇始建于什么时候？", [evidence("该镇始建于公元前112年。", 0.6, 0.9),
+                                              evidence("清代改称青石镇。", 0.4, 0.7)])
+    assert len(rows) == 2 and all(len(row) == len(FEATURES) for row in rows)
+    named = [dict(zip(FEATURES, row)) for row in rows]
+    assert named[0]["lexical"] == 0 and named[1]["lexical"] == pytest.approx(-0.2)
+    assert named[0]["cosine"] == 0 and named[1]["cosine"] == pytest.approx(-0.2)
+    assert (named[0]["type_held"], named[0]["type_missing"]) == (1.0, 0.0)
+    assert (named[1]["type_held"], named[1]["type_missing"]) == (0.0, 1.0)
+    assert features("问题？", []) == []
+
+
+def test_the_shipped_scorer_loads_and_prefers_the_sentence_of_the_kind_asked():
+    scorer = load_scorer()
+    assert scorer is not None, f"{WEIGHTS_FILE} is missing or was trained on other features"
+    data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    assert data["features"] == list(FEATURES) and WEIGHTS_FILE.stat().st_size < 50_000_000
+    assert 0 < scorer.threshold < 1
+    # Same words and meaning; only one holds a time: the time question prefers it (encyclopedia) …
+    rows = features("古桥是什么时候建的？", [evidence("镇上的古桥建于1765年。"), evidence("镇上的古桥是石拱桥。")])
+    assert scorer.probability(rows[0]) > scorer.probability(rows[1])
+    # … and a reason question the sentence that gives a reason (bulletin).
+    rows = features("持证人数为什么增长？", [evidence("由于组织考前培训，持证人数同比增长 61.5%。"),
+                                             evidence("全区持证人数达 434 人，同比增长 61.5%。")])
+    assert scorer.probability(rows[0]) > scorer.probability(rows[1])
+    # The lexical and semantic leader wins over a sentence far behind on both.
+    rows = features("古桥全长多少？", [evidence("古桥全长48米。", 0.8, 0.9), evidence("每年秋季举办石雕节。", 0.1, 0.6)])
+    assert scorer.probability(rows[0]) > 0.5 > scorer.probability(rows[1])
+
+
+def test_a_scorer_trained_on_other_features_is_not_loaded(tmp_path):
+    stale = tmp_path / "scorer.json"
+    stale.write_text(json.dumps({**SentenceScorer((1.0,), 0.0, (0.0,), (1.0,), 0.5).to_json(),
+                                 "features": ["lexical"]}), encoding="utf-8")
+    assert load_scorer(stale) is None
+    assert load_scorer(tmp_path / "absent.json") is None
+
+
+def meaningful_hash() -> HashEmbedder:
+    """The fake embedder, allowed to reorder by meaning: plumbing tests of the semantic and learned paths."""
+    return HashEmbedder(knows_meaning=True)
+
+
+@pytest.fixture(scope="module")
+def readers(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("corpus")
+    (corpus / "qingshi.md").write_text(ENCYCLOPEDIA, encoding="utf-8")
+    shutil.copy(SEED, corpus / SEED.name)
+    embedder = meaningful_hash()
+    index, _ = update_index(corpus, tmp_path_factory.mktemp("index"), embedder, progress=False)
+    return {scoring: Assistant(index, embedder) for scoring in ("lexical", "semantic", "learned")}
+
+
+def with_scoring(assistant, scoring):
+    assistant._reader.sentence_scoring = scoring
+    return assistant
+
+
+@pytest.mark.parametrize("scoring", ["lexical", "semantic", "learned"])
+@pytest.mark.parametrize("question,quote", [
+    ("青石镇始建于什么时候？", "公元前112年"),  # a year alone is a time (no month)
+    ("镇上的古桥是哪一年建的？", "1765年"),
+])
+def test_a_time_question_is_answered_by_a_sentence_that_holds_a_time(readers, scoring, question, quote):
+    answer = with_scoring(readers[scoring], scoring).ask(question)
+    assert not answer.abstained, answer.answer
+    assert quote in answer.citations[0].quote
+
+
+@pytest.mark.parametrize("scoring", ["lexical", "semantic", "learned"])
+def test_bulletin_answers_keep_their_quotes_under_every_scoring(readers, scoring):
+    assistant = with_scoring(readers[scoring], scoring)
+    answer = assistant.ask("这期上街信息是什么时候印发的？")
+    assert "2026 年 2 月 12 日" in answer.answer
+    answer = assistant.ask("哪个合唱团代表我省参加了全国的合唱展演？")
+    assert "灵芝雀合唱团" in answer.answer
+    for near_miss in ("全区建成了多少个充电桩？", "灵芝雀合唱团有多少名成员？"):
+        assert assistant.ask(near_miss).abstained
+
+
+def test_sentence_evidence_reads_each_sentence_once(readers):
+    assistant = with_scoring(readers["learned"], "learned")
+    reader = assistant._reader
+    from qa.retrieve import retrieve
+
+    question = analyse("青石为什么叫这个名字？")
+    hits = retrieve(reader.index, reader.embedder, question.text, k=12, method="hybrid")
+    candidates = reader._candidates(question, hits)
+    chosen, found = reader.sentence_evidence(question, candidates, hits)
+    keys = [(c["chunk"].file, c["sentence"]) for c in chosen]
+    assert len(keys) == len(set(keys)) == len(found) > 1
+    assert all(isinstance(e.cosine, float) for e in found)
+    # the reason sentence is among them, with the evidence of its own text
+    reason = [e for e in found if "因此得名" in e.text]
+    assert reason and holds_types(reason[0].text, ["reason"]) == [True]
+    assert np.isfinite([row for row in features(question.text, found)]).all()
+
+
+def test_an_unknown_scoring_is_refused(readers):
+    from qa.answer import Reader
+    from qa.errors import BulletinQAError
+
+    with pytest.raises(BulletinQAError, match="lexical, semantic, learned"):
+        Reader(readers["lexical"].index, readers["lexical"].embedder, sentence_scoring="neural")
+
+
+@pytest.mark.parametrize("scoring", ["semantic", "learned"])
+def test_questions_about_the_bulletin_itself_keep_the_masthead_line(readers, scoring):
+    # The issue's date and publisher are masthead lines; body sentences that mention dates or offices are
+    # no evidence against them (a 统计公报's 落款 works the same way).
+    assistant = with_scoring(readers[scoring], scoring)
+    answer = assistant.ask("这期上街信息的印发日期是哪一天？")
+    assert "2026 年 2 月 12 日" in answer.answer
+    answer = assistant.ask("这期上街信息是由哪个单位编印的？")
+    assert not answer.abstained and answer.citations[0].quote.strip() in answer.answer
+
+
+@pytest.fixture(scope="module")
+def stat_bulletins(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("stat")
+    for name in ("chenzhou-2025-statistical-bulletin.html", "nanyang-2025-statistical-bulletin.html"):
+        shutil.copy(ROOT / "eval" / "corpora" / "stat-bulletins" / name, corpus / name)
+    embedder = meaningful_hash()
+    index, _ = update_index(corpus, tmp_path_factory.mktemp("index"), embedder, progress=False)
+    return Assistant(index, embedder)
+
+
+@pytest.mark.parametrize("scoring", ["semantic", "learned"])
+@pytest.mark.parametrize("question,expected", [
+    ("郴州市2025年统计公报正文标注的日期是哪天？", "2026年4月16日"),
+    ("南阳市2025年统计公报是由哪些单位发布的？", "国家统计局南阳调查队"),
+])
+def test_a_statistical_bulletins_own_date_and_issuers_are_its_title_lines(stat_bulletins, scoring, question, expected):
+    answer = with_scoring(stat_bulletins, scoring).ask(question)
+    assert not answer.abstained and expected in answer.answer
+
+
+@pytest.mark.parametrize("scoring", ["semantic", "learned"])
+@pytest.mark.parametrize("question", ["这篇稿子是哪个部门供稿的？", "聚焦群众需求提升服务效能这篇稿子是哪个部门报送的？"])
+def test_who_supplied_an_article_is_its_department_tag(readers, scoring, question):
+    answer = with_scoring(readers[scoring], scoring).ask(question)
+    assert not answer.abstained and "区委社工部" in answer.answer
