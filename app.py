@@ -1,7 +1,7 @@
 """Bulletin QA chat: a Gradio UI over the `qa` library — cited answers, sources, filters, adding bulletins,
 and for a trend or target-vs-outcome question a cited table with a small chart of the rows it shows.
 
-The UI only wires widgets to `qa.answer.Assistant` (ask, add_files, status); it holds no retrieval, parsing
+The UI only wires widgets to `qa.assistant.Assistant` (ask, add_files, status); it holds no retrieval, parsing
 or answering logic. Everything taken from a bulletin or typed by a user is escaped before it reaches a
 Markdown or HTML component, so text such as `<script>` is shown, never run.
 """
@@ -17,7 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.answer import Answer, Assistant, Citation, Filters, shorten_quote
+from qa.assistant import Assistant
+from qa.records import shorten_quote, Answer, Citation
+from qa.retrieve import Filters
 from qa.chunk import format_issue, shorten
 from qa.embed import BACKENDS
 from qa.errors import BackendMismatchError, BulletinQAError, FilterError
@@ -200,23 +202,23 @@ def table_lines(answer: Answer) -> list[str]:
 
     A missing period is marked 缺; a conflict period is one row with both values side by side, both cited.
     """
-    both_roles = len({row["role"] for row in answer.table}) > 1
+    both_roles = len({row.role for row in answer.table}) > 1
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in answer.table:
-        groups.setdefault((row["period"], row["role"]), []).append(row)
+        groups.setdefault((row.period, row.role), []).append(row)
     lines = ["| 年份 | 指标 | 数值 | 说明 | 出处 |", "| --- | --- | --- | --- | --- |"]
     for (period, role), rows in groups.items():
         role_word = ROLE_WORDS.get(role, role)
-        shown = [row for row in rows if row["status"] != "missing"]
+        shown = [row for row in rows if row.status != "missing"]
         if not shown:
             note = f'<span class="missing">{esc(MISSING)}</span>'
             cells = ["—", '<span class="missing">缺</span>', f"{esc(role_word)}：{note}" if both_roles else note, "—"]
         else:
-            indicators = list(dict.fromkeys(row["indicator"] or "—" for row in shown))
-            values = [f"<strong>{esc(row['text'])}</strong>{esc(row.get('bound', ''))}" for row in shown]
-            cited = [chip(answer.citations[row["citation"]], brief=True) for row in shown
-                     if row["citation"] is not None and 0 <= row["citation"] < len(answer.citations)]
-            if any(row["status"] == "conflict" for row in shown):
+            indicators = list(dict.fromkeys(row.indicator or "—" for row in shown))
+            values = [f"<strong>{esc(row.text)}</strong>{esc(row.bound)}" for row in shown]
+            cited = [chip(answer.citations[row.citation], brief=True) for row in shown
+                     if row.citation is not None and 0 <= row.citation < len(answer.citations)]
+            if any(row.status == "conflict" for row in shown):
                 note = f'<span class="conflict">{esc(CONFLICT)}</span>'
                 note = f"{esc(role_word)}：{note}" if both_roles else note
             else:
@@ -242,13 +244,13 @@ def chart_points(answer: Answer) -> tuple[list[dict], str | None, str]:
 
     Only rows the answer shows are drawn: a missing period has no point and nothing is interpolated.
     """
-    numeric = [row for row in answer.table if row["status"] != "missing" and isinstance(row["value"], (int, float))
-               and math.isfinite(row["value"])]
+    numeric = [row for row in answer.table if row.status != "missing" and isinstance(row.value, (int, float))
+               and math.isfinite(row.value)]
     if not numeric:
         return [], None, ""
-    units = Counter(row["unit"] for row in numeric)
-    unit = max(units, key=lambda u: (units[u], -next(i for i, r in enumerate(numeric) if r["unit"] == u)))
-    kept = [row for row in numeric if row["unit"] == unit]
+    units = Counter(row.unit for row in numeric)
+    unit = max(units, key=lambda u: (units[u], -next(i for i, r in enumerate(numeric) if r.unit == u)))
+    kept = [row for row in numeric if row.unit == unit]
     note = ""
     if len(kept) < len(numeric):
         others = "、".join(f"“{u or '无单位'}”" for u in units if u != unit)
@@ -276,17 +278,17 @@ def trend_chart(answer: Answer):
         return None, ""
     from matplotlib.figure import Figure
 
-    periods = list(dict.fromkeys(row["period"] for row in answer.table))
-    roles = {row["role"] for row in answer.table}
+    periods = list(dict.fromkeys(row.period for row in answer.table))
+    roles = {row.role for row in answer.table}
     bars = len(periods) <= 2 or roles == {"target", "outcome"}
-    size, word = chart_scale([row["value"] for row in points], unit)
+    size, word = chart_scale([row.value for row in points], unit)
     font = chart_font()
     words = ({"target": "目标", "outcome": "实际", "other": "另一期公报的说法"} if font
              else {"target": "target", "outcome": "outcome", "other": "other issue"})
     series: dict[str, dict[str, float]] = {}  # series → period → value
     for row in points:
-        name = "other" if row["period"] in series.get(row["role"], {}) else row["role"]
-        series.setdefault(name, {})[row["period"]] = row["value"] / size
+        name = "other" if row.period in series.get(row.role, {}) else row.role
+        series.setdefault(name, {})[row.period] = row.value / size
     order = [name for name in ("target", "outcome", "other") if name in series]
     colours = {"target": "#94a3b8", "outcome": "#2563eb", "other": "#dc2626"}
 
@@ -341,7 +343,7 @@ def trend_chart(answer: Answer):
 
 def indicator_of(answer: Answer) -> str:
     """The indicator a table answer is about (the most common one among its rows)."""
-    found = Counter(row["indicator"] for row in answer.table if row.get("indicator"))
+    found = Counter(row.indicator for row in answer.table if row.indicator)
     return found.most_common(1)[0][0] if found else ""
 
 
@@ -374,8 +376,8 @@ def row_labels(answer: Answer) -> dict[int, str]:
     """For a table answer: citation index → the row it backs, e.g. '2021 年 · 实际：1269万人'."""
     labels: dict[int, str] = {}
     for row in answer.table:
-        if row["citation"] is not None:
-            labels[row["citation"]] = f"{row['period']} 年 · {ROLE_WORDS.get(row['role'], row['role'])}：{row['text']}"
+        if row.citation is not None:
+            labels[row.citation] = f"{row.period} 年 · {ROLE_WORDS.get(row.role, row.role)}：{row.text}"
     return labels
 
 

@@ -216,7 +216,8 @@ def questions(count: int) -> list[tuple[str, list[str]]]:
 
 def bench_queries(index_dir: Path, model: str, count: int) -> str:
     """Warm-model latency of ask and of its parts over `count` questions."""
-    from qa.answer import Assistant, analyse, resolve_follow_up
+    from qa.assistant import Assistant
+    from qa.question import analyse, resolve_follow_up
     from qa.retrieve import BM25_WEIGHT, DENSE_WEIGHT, bm25_ranking, candidate_mask, dense_ranking, fuse, question_years
     from qa.synonyms import expand
 
@@ -246,7 +247,7 @@ def bench_queries(index_dir: Path, model: str, count: int) -> str:
 
         hits = retrieve(assistant.index, None, effective, k=8, query_vector=vector)
         t5 = time.perf_counter()
-        reader._extract(analyse(effective), hits, 5)
+        reader._extract(analyse(effective), hits, vector)
         t6 = time.perf_counter()
         parts["query embedding"].append(t1 - t0)
         parts["FAISS"].append(t2 - t1)
@@ -305,7 +306,7 @@ def step_scale(source_dir: str, model: str, target: int, count: int) -> dict:
     the indicator) is measured and subtracted, as in the query-latency table. (This step used to serve
     precomputed vectors through a stub whose `dict.get` default called the model on every ask anyway.)
     """
-    from qa.answer import Reader
+    from qa.reader import Reader
 
     index, embedder, build_seconds = synthetic_index(Path(source_dir), target, model)
     reader = Reader(index, embedder)

@@ -83,7 +83,7 @@ def step_encode(backend: str, texts_file: str, vectors_file: str, threads: int) 
 def step_ask_phases(backend: str, index: str) -> dict:
     """Where `bulletin-qa ask` spends its time, phase by phase, as cmd_ask does it."""
     started = time.perf_counter()
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
     from qa.store import corpus_to_update
 
     imports_s = time.perf_counter() - started

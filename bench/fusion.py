@@ -29,7 +29,7 @@ SETTINGS = [  # (label, rrf k, dense weight, bm25 weight)
 
 def ranks(index, embedder, qa_set: Path) -> list[tuple[str, list[int], list[int]]]:
     """For each answerable question: its source (squashed) and the dense and BM25 rankings (top 50)."""
-    from qa.answer import resolve_follow_up
+    from qa.question import resolve_follow_up
     from qa.evaluate import load_qa_set, squash
     from qa.retrieve import bm25_ranking, candidate_mask, dense_ranking, question_years
     from qa.synonyms import expand

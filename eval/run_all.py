@@ -77,7 +77,7 @@ def index_dir_for(cache: Path, label: str, corpus: Path, model: str | None, code
 def open_milvus(index_dir: Path, corpus: Path, model: str | None, variant: str, backend: str | None = None):
     """An assistant over the same corpus in Milvus Lite (`index_dir`.db), searching with `variant`:
     LEXICAL+FUSION, e.g. tokens+weighted or jieba+rrf (qa/milvus.py)."""
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
     from qa.milvus import parse_target
 
     assistant = Assistant.open(None, model=model, corpus_dir=corpus, progress=False, backend=backend,
@@ -92,7 +92,7 @@ def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, 
     """Evaluate each set with each method using whatever `qa` is importable; one row per set and method (and,
     for each Milvus variant in `milvus`, the same rows through Milvus Lite, labelled `milvus VARIANT`)."""
     backend_arg = {"backend": backend} if backend else {}  # a --previous ref may predate backends
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
     from qa.evaluate import evaluate_cmrc, evaluate_set
 
     import qa

@@ -59,7 +59,8 @@ def simplified_copy(path: Path, folder: Path, paragraphs: int | None, offset: in
 
 def diagnose(assistant, name: str, question: dict, method: str = "hybrid") -> dict:
     """Answer one question and say where its gold answer is relative to the first quote."""
-    from qa.answer import ANSWER_THRESHOLD, analyse, effective_question
+    from qa.candidates import ANSWER_THRESHOLD
+    from qa.question import analyse, effective_question
     from qa.evaluate import squash
     from qa.figures import sentence_spans
     from qa.retrieve import retrieve
@@ -71,7 +72,7 @@ def diagnose(assistant, name: str, question: dict, method: str = "hybrid") -> di
     record = {"file": name, "question": question["question"], "answers": question["answers"],
               "abstained": answer.abstained, "answer": answer.answer, "guard_caught": list(answer.guard_caught)}
     _, _, effective = effective_question(question["question"], [], date.today())
-    parsed = analyse(reader._without_places(effective))
+    parsed = analyse(reader.without_places(effective))
     record["kind"] = parsed.kind
     bulletin = reader.index.bulletins.get(name)
     sentences = []
@@ -102,14 +103,14 @@ def diagnose(assistant, name: str, question: dict, method: str = "hybrid") -> di
         return record
     vector = reader.embedder.embed_queries([expand(effective)])[0] if method == "hybrid" else None
     hits = retrieve(reader.index, reader.embedder, expand(effective), k=12, method=method, query_vector=vector)
-    candidates = reader._by_meaning(parsed, reader._candidates(parsed, hits), vector)
+    candidates = reader.scorer.by_meaning(parsed, reader.scorer.candidates(parsed, hits), vector)
     if not candidates:
         record["cause"] = "abstain-nocand"
         return record
     best = candidates[0]
-    record["best_score"] = round(best["score"] - best["reorder"], 3)
-    text = best["bulletin"].clean_text
-    record["best_sentence"] = text[best["sentence"][0]:best["sentence"][1]]
+    record["best_score"] = round(best.lexical, 3)
+    text = best.bulletin.clean_text
+    record["best_sentence"] = text[best.sentence[0]:best.sentence[1]]
     record["best_hit"] = any(g in squash(record["best_sentence"]) for g in golds)
     record["cause"] = "abstain-low" if record["best_score"] < ANSWER_THRESHOLD else "abstain-nolead"
     return record
@@ -126,10 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None)
     parser.add_argument("--method", default="hybrid")
     parser.add_argument("--scoring", default="learned", help="how reading questions choose a sentence: "
-                        "lexical, semantic or learned (qa.answer.SENTENCE_SCORINGS)")
+                        "lexical, semantic or learned (qa.reader.SENTENCE_SCORINGS)")
     args = parser.parse_args(argv)
 
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
     from qa.evaluate import cmrc_corpus
 
     source = args.file

@@ -38,7 +38,9 @@ sys.path.insert(0, str(ROOT / "eval"))
 
 def collect(assistant, questions: dict[str, list[dict]]) -> list[dict]:
     """Per reading question: its feature rows, labels, lexical verdict and the text of each sentence."""
-    from qa.answer import ANSWER_THRESHOLD, EXTRACTION_DEPTH, READING_KINDS, analyse, effective_question
+    from qa.candidates import ANSWER_THRESHOLD
+    from qa.question import READING_KINDS, analyse, effective_question
+    from qa.reader import EXTRACTION_DEPTH
     from qa.evaluate import squash
     from qa.evidence import features
     from qa.retrieve import retrieve
@@ -50,14 +52,14 @@ def collect(assistant, questions: dict[str, list[dict]]) -> list[dict]:
     for name, qs in sorted(questions.items()):
         for question in qs:
             _, _, effective = effective_question(question["question"], [], date.today())
-            parsed = analyse(reader._without_places(effective))
+            parsed = analyse(reader.without_places(effective))
             if parsed.kind not in READING_KINDS:
                 continue
             searched = expand(effective)
             vector = reader.embedder.embed_queries([searched])[0]
             hits = retrieve(reader.index, reader.embedder, searched, k=EXTRACTION_DEPTH, method="hybrid",
                             query_vector=vector)
-            candidates = reader._by_meaning(parsed, reader._candidates(parsed, hits), vector)
+            candidates = reader.scorer.by_meaning(parsed, reader.scorer.candidates(parsed, hits), vector)
             if not candidates:
                 found.append({"file": name, "question": question["question"], "rows": [], "labels": [],
                               "lexical_answers": False})
@@ -68,7 +70,7 @@ def collect(assistant, questions: dict[str, list[dict]]) -> list[dict]:
             found.append({"file": name, "question": question["question"], "rows": features(parsed.text, evidence),
                           "labels": labels, "lexical": [e.lexical for e in evidence],
                           "cosine": [e.cosine for e in evidence],
-                          "lexical_answers": candidates[0]["score"] - candidates[0]["reorder"] >= ANSWER_THRESHOLD})
+                          "lexical_answers": candidates[0].lexical >= ANSWER_THRESHOLD})
     return found
 
 
@@ -104,7 +106,7 @@ def choose(records: list[dict], score) -> list[tuple[float, int]]:
 
 def dataset(drcd: Path, split: str, paragraphs: int, cache: Path):
     """The assistant over a DRCD split's first `paragraphs` paragraphs (simplified), and its questions."""
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
     from qa.evaluate import cmrc_corpus
     from squad_misses import simplified_copy
 

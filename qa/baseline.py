@@ -17,7 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from qa.answer import Answer, Citation, guard
+from qa.guard import guard
+from qa.records import Answer, Citation
 from qa.tokens import tokenize
 
 SENTENCE_RE = re.compile(r"[^。！？!?\n]+(?:[。！？!?]+[”’」』）)]*)?")

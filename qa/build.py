@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from qa.answer import Assistant
+from qa.assistant import Assistant
 from qa.store import BuildProgress, keyword_index, update_index
 
 BUILD_THREADS = 1  # embedding threads of a background build (see `qa.embed.limit_threads`)

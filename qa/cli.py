@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Run the eval suite and print or write its results."""
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
     from qa.evaluate import METHODS, evaluate_cmrc, evaluate_set, metrics_table, pins_path, write_pins, write_report
 
     if not args.files and not args.cmrc:
@@ -408,7 +408,7 @@ FILTER_FLAGS = {"date_from": "--from", "date_to": "--to"}
 
 def ask_filters(args: argparse.Namespace):
     """The ask filters from the flags; a date that is not YYYY-MM-DD is one clear error naming its flag."""
-    from qa.answer import Filters
+    from qa.retrieve import Filters
     from qa.errors import FilterError
 
     try:
@@ -425,7 +425,7 @@ def ask_filters(args: argparse.Namespace):
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer one question, or one per stdin line; no question at all is an error."""
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
 
     filters = ask_filters(args)  # before the model loads: a bad date fails at once
     questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)

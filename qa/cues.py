@@ -1,7 +1,7 @@
 """The format's cue words in one place: what marks a figure as a plan, a bound, a change, and what a
 question says to ask for a plan.
 
-Both the fact table (qa/facts.py) and the answers (qa/answer.py, qa/trend.py) read figures with these, so a
+Both the fact table (qa/facts.py) and the answers (qa/candidates.py, qa/trend.py) read figures with these, so a
 figure is a target in the table exactly when the answer treats it as one.
 """
 

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from qa.answer import Answer, Assistant, effective_question, numbers_in, unsupported_figures
+from qa.assistant import Assistant
+from qa.guard import numbers_in, unsupported_figures
+from qa.question import effective_question
+from qa.records import Answer
 from qa.errors import BulletinQAError
 from qa.retrieve import retrieve
 from qa.settings import parse_day

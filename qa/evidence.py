@@ -1,10 +1,10 @@
 """Sentence evidence: how likely a sentence answers a reading question (who, what, when, where, why).
 
-A figure question is answered by the clause that holds the asked figure (`qa/answer.py`). A reading question
+A figure question is answered by the clause that holds the asked figure (`qa/candidates.py`, `qa/lead.py`). A reading question
 asks for something the question cannot name, so the answering sentence shares the question's words *and*
 says something more, of the kind asked (a time for 何时, a reason for 为什么). Three judges of a sentence:
 
-- **lexical**: the clause score of `qa/answer.py` (IDF-weighted coverage of the question's words);
+- **lexical**: the clause score of `qa/candidates.py` (IDF-weighted coverage of the question's words);
 - **semantic**: the embedding model's cosine between the question and the sentence;
 - **learned**: a logistic regression over both and a few features of format (`FEATURES`), trained on DRCD
   (traditional-Chinese Wikipedia, CC BY-SA 3.0) by `eval/train_sentence_scorer.py`; its weights ship in
@@ -50,7 +50,7 @@ CJK_PAIR_RE = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
 
 # Feature names, in the order of the weights file.
 FEATURES = (
-    "lexical",        # the sentence's best clause score (qa/answer.py), minus the best sentence's
+    "lexical",        # the sentence's best clause score (qa/candidates.py), minus the best sentence's
     "coverage",       # IDF-weighted share of the question's words the sentence itself holds
     "cosine",         # embedding cosine question/sentence, minus the best sentence's (0 when no model)
     "rank",           # 1 / (1 + rank of the retrieved chunk it came from)

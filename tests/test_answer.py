@@ -13,7 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.answer import Answer, Assistant, Citation, Filters, check_figures, guard, numbers_in, resolve_follow_up
+from qa.assistant import Assistant
+from qa.guard import check_figures, guard, numbers_in
+from qa.question import resolve_follow_up
+from qa.records import Answer, Citation
+from qa.retrieve import Filters
 from qa.embed import HashEmbedder
 from qa.retrieve import anchor_relative_years
 from qa.store import update_index
@@ -300,7 +304,8 @@ def test_mastheads_and_footers_are_never_related_passages(assistant, question):
     ("2025 年全市地区生产总值[2]13902.67 亿元，人均地区生产总值105308 元", "地区生产总值是多少？", "13902.67 亿元"),
 ])
 def test_the_answer_leads_with_the_figure_asked(clause, question, lead):
-    from qa.answer import analyse, asked_figure
+    from qa.lead import asked_figure
+    from qa.question import analyse
 
     parsed = analyse(question)
     assert asked_figure(parsed, clause, lambda words: len(set(words) & set(parsed.content)) / len(set(parsed.content))) == lead
@@ -332,7 +337,8 @@ SECTOR_LIST_LONG = "第一产业、第二产业、第三产业增加值占生产
     (SECTOR_LIST_LONG, "第二产业增加值占GDP的比重是多少？", "20.6%"),
 ])
 def test_a_shared_suffix_spreads_over_a_list(clause, question, figure):
-    from qa.answer import analyse, resolve_list_member
+    from qa.lead import resolve_list_member
+    from qa.question import analyse
 
     parsed = analyse(question)
     member = resolve_list_member(parsed, clause, lambda text: len(set(text) & set(parsed.content)) / len(set(parsed.content)))

@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import app
-from qa.answer import Answer, Assistant, Citation, Figure, Filters
+from qa.assistant import Assistant
+from qa.records import Answer, Citation, Figure, TableRow
+from qa.retrieve import Filters
 from qa.errors import FilterError
 from qa.messages import filter_error_zh
 from qa.settings import default_for
@@ -200,10 +202,8 @@ def table_row(period, text=None, value=None, unit=None, citation=None, status="o
               indicator="城镇新增就业", bound=""):
     """One row of `Answer.table` as the library makes it (a missing row has no text, value or citation)."""
     if status == "missing":
-        return {"period": period, "role": role, "status": "missing", "text": None, "value": None, "unit": None,
-                "indicator": None, "citation": None, "bound": ""}
-    return {"period": period, "role": role, "status": status, "text": text, "value": value, "unit": unit,
-            "indicator": indicator, "citation": citation, "bound": bound}
+        return TableRow(period, role, "missing")
+    return TableRow(period, role, status, text, value, unit, indicator, citation, bound)
 
 
 def table_answer() -> Answer:
@@ -217,7 +217,7 @@ def table_answer() -> Answer:
     summary = "城镇新增就业从 1269万人（2021 年）到 1244万人（2023 年），总体下降（2022 年缺数据）。"
     text = ("2021 年：1269万人（就业|<b>人</b>**）\n2022 年：缺（公报中没有这一年的数据）\n"
             f"2023 年：；两期公报说法不同：1244万人（城镇新增就业） / 1250万人（城镇新增就业）\n{summary}")
-    figures = tuple(Figure(row["text"], row["value"], row["unit"], row["citation"]) for row in table if row["text"])
+    figures = tuple(Figure(row.text, row.value, row.unit, row.citation) for row in table if row.text)
     return Answer("2021到2023年城镇新增就业分别是多少？", text, False, citations, figures, table=table,
                   summary=summary)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answer import Assistant
+from qa.assistant import Assistant
 from qa.build import BackgroundBuild, describe, open_at_once
 from qa.embed import HashEmbedder
 from qa.errors import BulletinQAError

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import Assistant, check_figures
+from qa.assistant import Assistant
+from qa.guard import check_figures
 from qa.chunk import chunk_bulletin
 from qa.embed import HashEmbedder
 from qa.parse import parse_bulletin
@@ -160,7 +161,7 @@ def test_a_qualified_figure_answers_only_a_question_with_that_qualifier(stat_ass
 
 
 def test_qualifiers_a_question_does_not_say():
-    from qa.answer import unasked_qualifiers
+    from qa.lead import unasked_qualifiers
 
     assert unasked_qualifiers("人均地区生产总值", "地区生产总值是多少？") == ["人均"]
     assert unasked_qualifiers("一季度地区生产总值同比增长", "地区生产总值增长多少？") == ["一季度"]
@@ -181,12 +182,12 @@ def test_the_figure_whose_label_says_no_more_than_the_question_wins(stat_assista
 
 
 def test_label_precision_ignores_the_comparison_base(stat_assistant):
-    from qa.answer import analyse
+    from qa.question import analyse
 
     reader = stat_assistant._reader
     question = analyse("旅客运输总量是多少？")
-    assert reader.label_precision(question, ["旅客运输总量"]) == 1.0
-    assert reader.label_precision(question, ["全年公路旅客运输量"]) < 0.8
+    assert reader.scorer.label_precision(question, ["旅客运输总量"]) == 1.0
+    assert reader.scorer.label_precision(question, ["全年公路旅客运输量"]) < 0.8
     growth = analyse("地区生产总值增长了多少？")
-    assert reader.label_precision(growth, ["比上年增长", "全年地区生产总值"]) == \
-        reader.label_precision(growth, ["增长", "全年地区生产总值"])
+    assert reader.scorer.label_precision(growth, ["比上年增长", "全年地区生产总值"]) == \
+        reader.scorer.label_precision(growth, ["增长", "全年地区生产总值"])

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from qa import store
-from qa.answer import Assistant
+from qa.assistant import Assistant
 from qa.embed import HashEmbedder
 from qa.store import BulletinIndex, update_index
 from app_process import running_app

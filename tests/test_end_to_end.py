@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import Assistant, check_figures
+from qa.assistant import Assistant
+from qa.guard import check_figures
 
 from data_files import copy_gov_reports
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import Answer, Assistant, Citation, guard
+from qa.assistant import Assistant
+from qa.guard import guard
+from qa.records import Answer, Citation
 from qa.baseline import SentenceBM25
 from qa.embed import HashEmbedder
 from qa.errors import BulletinQAError

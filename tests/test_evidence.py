@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answer import Assistant, analyse
+from qa.assistant import Assistant
+from qa.question import analyse
 from qa.embed import HashEmbedder
 from qa.evidence import (FEATURES, WEIGHTS_FILE, SentenceEvidence, SentenceScorer, asked_types, features,
                          holds_types, load_scorer, novelty)
@@ -171,9 +172,9 @@ def test_sentence_evidence_reads_each_sentence_once(readers):
 
     question = analyse("青石为什么叫这个名字？")
     hits = retrieve(reader.index, reader.embedder, question.text, k=12, method="hybrid")
-    candidates = reader._candidates(question, hits)
+    candidates = reader.scorer.candidates(question, hits)
     chosen, found = reader.sentence_evidence(question, candidates, hits)
-    keys = [(c["chunk"].file, c["sentence"]) for c in chosen]
+    keys = [(c.chunk.file, c.sentence) for c in chosen]
     assert len(keys) == len(set(keys)) == len(found) > 1
     assert all(isinstance(e.cosine, float) for e in found)
     # the reason sentence is among them, with the evidence of its own text
@@ -183,7 +184,7 @@ def test_sentence_evidence_reads_each_sentence_once(readers):
 
 
 def test_an_unknown_scoring_is_refused(readers):
-    from qa.answer import Reader
+    from qa.reader import Reader
     from qa.errors import BulletinQAError
 
     with pytest.raises(BulletinQAError, match="lexical, semantic, learned"):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import Assistant, check_figures
+from qa.assistant import Assistant
+from qa.guard import check_figures
 from qa.embed import HashEmbedder
 from qa.facts import find_facts, indicator_similarity, read_facts
 from qa.store import current_generation, update_index
@@ -78,9 +79,9 @@ def test_indicator_matching_uses_synonyms_and_prefers_close_phrases():
 def cited(assistant, answer):
     """Every table row's figure is a substring of its own quote, and the guard's promise holds."""
     for row in answer.table:
-        if row["status"] != "missing":
-            assert row["text"] in answer.citations[row["citation"]].quote
-    periods = [row["period"] for row in answer.table]
+        if row.status != "missing":
+            assert row.text in answer.citations[row.citation].quote
+    periods = [row.period for row in answer.table]
     assert check_figures(answer.answer, [c.quote for c in answer.citations], periods) == []
     for citation in answer.citations:
         assert assistant.index.bulletins[citation.file].clean_text[citation.start:citation.end] == citation.quote
@@ -89,7 +90,7 @@ def cited(assistant, answer):
 def test_trend_rows_one_per_year_each_cited(assistant):
     answer = assistant.ask("2021到2024年城镇新增就业分别是多少？")
     assert not answer.abstained
-    assert [(r["period"], r["text"]) for r in answer.table] == [
+    assert [(r.period, r.text) for r in answer.table] == [
         ("2021", "1269万人"), ("2022", "1206万人"), ("2023", "1244万人"), ("2024", "1256万人")]
     assert "从 1269万人（2021 年）到 1256万人（2024 年）" in answer.answer
     cited(assistant, answer)
@@ -97,7 +98,7 @@ def test_trend_rows_one_per_year_each_cited(assistant):
 
 def test_missing_year_is_shown_not_interpolated(assistant):
     answer = assistant.ask("2018到2021年国内生产总值增长了多少？")
-    statuses = {r["period"]: r["status"] for r in answer.table}
+    statuses = {r.period: r.status for r in answer.table}
     assert statuses["2019"] == "missing"  # the 2020 report, which reviews 2019, is not in the corpus
     assert "2019 年：缺" in answer.answer
     cited(assistant, answer)
@@ -105,17 +106,17 @@ def test_missing_year_is_shown_not_interpolated(assistant):
 
 def test_target_versus_outcome(assistant):
     answer = assistant.ask("2024年经济增长目标完成了吗？")
-    roles = {(r["role"], r["text"]) for r in answer.table}
+    roles = {(r.role, r.text) for r in answer.table}
     assert ("target", "5%") in roles and ("outcome", "5%") in roles
-    target_row = next(r for r in answer.table if r["role"] == "target")
-    outcome_row = next(r for r in answer.table if r["role"] == "outcome")
-    assert answer.citations[target_row["citation"]].issue == "2024"
-    assert answer.citations[outcome_row["citation"]].issue == "2025"
-    assert target_row["citation"] == 0  # 完成了吗: the table's order, target first
+    target_row = next(r for r in answer.table if r.role == "target")
+    outcome_row = next(r for r in answer.table if r.role == "outcome")
+    assert answer.citations[target_row.citation].issue == "2024"
+    assert answer.citations[outcome_row.citation].issue == "2025"
+    assert target_row.citation == 0  # 完成了吗: the table's order, target first
     # Stating the target and asking for the actual figure puts the outcome's quote first.
     actual = assistant.ask("2024年经济增长目标是5%左右，实际增长了多少？")
-    outcome_row = next(r for r in actual.table if r["role"] == "outcome")
-    assert outcome_row["citation"] == 0 and actual.citations[0].issue == "2025"
+    outcome_row = next(r for r in actual.table if r.role == "outcome")
+    assert outcome_row.citation == 0 and actual.citations[0].issue == "2025"
     cited(assistant, actual)
     assert "与目标基本一致" in answer.answer  # 5% against 5%左右
     cited(assistant, answer)
@@ -152,10 +153,10 @@ def test_conflicting_issues_are_shown_side_by_side(tmp_path):
     embedder = HashEmbedder()
     index, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
     answer = Assistant(index, embedder).ask("2024年和2025年新建充电桩分别是多少？")
-    row = next(r for r in answer.table if r["period"] == "2024")
-    assert row["status"] == "conflict"
-    conflict = [r for r in answer.table if r["period"] == "2024"]
-    assert {r["text"] for r in conflict} == {"100个", "120个"}
+    row = next(r for r in answer.table if r.period == "2024")
+    assert row.status == "conflict"
+    conflict = [r for r in answer.table if r.period == "2024"]
+    assert {r.text for r in conflict} == {"100个", "120个"}
     assert "说法不同" in answer.answer
 
 
@@ -281,11 +282,11 @@ def test_older_reports_figures_parse_whole(text, figures):
 def test_gdp_target_table_shows_missing_2020_not_a_neighbour(assistant):
     """There is no 2020 report: its row is 缺, never a nearby figure such as 普惠小微企业贷款增长50%以上."""
     answer = assistant.ask("2019到2024年国内生产总值增长目标分别是多少？")
-    rows = {r["period"]: r for r in answer.table}
+    rows = {r.period: r for r in answer.table}
     assert sorted(rows) == ["2019", "2020", "2021", "2022", "2023", "2024"]
-    assert rows["2020"]["status"] == "missing" and "2020 年目标：缺" in answer.answer
-    assert {r["indicator"] for r in answer.table if r["status"] != "missing"} == {"国内生产总值"}
-    assert rows["2022"]["text"] == "5.5%" and rows["2022"]["bound"] == "左右"
+    assert rows["2020"].status == "missing" and "2020 年目标：缺" in answer.answer
+    assert {r.indicator for r in answer.table if r.status != "missing"} == {"国内生产总值"}
+    assert rows["2022"].text == "5.5%" and rows["2022"].bound == "左右"
     cited(assistant, answer)
 
 
@@ -293,8 +294,8 @@ def test_an_indicator_given_mostly_as_a_plan_is_followed_as_planned(assistant):
     """赤字率 is set each year (拟按3%安排) and rarely reported back: its trend shows the plans, and a plain
     question about one year is answered by that year's plan, whose quote says it is one."""
     answer = assistant.ask("赤字率这几年是怎样变化的？")
-    assert answer.table and all(r["role"] == "target" for r in answer.table)
-    assert all("百分点" not in (r["unit"] or "") for r in answer.table)  # 比上年提高1个百分点 is no 赤字率
+    assert answer.table and all(r.role == "target" for r in answer.table)
+    assert all("百分点" not in (r.unit or "") for r in answer.table)  # 比上年提高1个百分点 is no 赤字率
     plain = assistant.ask("2023年的财政赤字率是多少？")
     assert not plain.abstained and plain.answer.startswith("3%") and "拟按3%安排" in plain.citations[0].quote
     # An indicator that is reported back every year is not: a year with only its plan abstains.

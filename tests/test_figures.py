@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.answer import check_figures
+from qa.guard import check_figures
 from qa.figures import parse_figures
 
 

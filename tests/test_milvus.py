@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answer import Assistant
+from qa.assistant import Assistant
 from qa.embed import HashEmbedder
 from qa.errors import BulletinQAError, CorpusMismatchError, IndexMismatchError, IndexMissingError
 from qa.evaluate import evaluate_set

@@ -41,7 +41,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from qa import cli
-from qa.answer import Assistant, check_figures
+from qa.assistant import Assistant
+from qa.guard import check_figures
 from qa.messages import UNKNOWN_REFUSAL, refusal_zh
 from qa.embed import HashEmbedder
 from qa.read import MAX_FILE_BYTES, read_bulletin_file

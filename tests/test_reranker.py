@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import Assistant, _load_reranker
+from qa.assistant import _load_reranker, Assistant
 from qa.embed import HashEmbedder
 from qa.errors import BulletinQAError
 from qa.retrieve import retrieve
