@@ -39,15 +39,13 @@ class StoredVectors:
         vectors = source.vectors()
         self.known = {vector_key(chunk): vectors[row] for row, chunk in enumerate(source.chunks)}
         self.by_text = {chunk.embed_text: vectors[row] for row, chunk in enumerate(source.chunks)}
-        if source.indicator_vectors() is not None:  # the fact table's indicators, embedded by the same model
-            self.by_text.update(zip(*source.indicator_vectors()))
         self.real = embedder
         self.name, self.dimension, self.prompts = embedder.name, embedder.dimension, embedder.prompts
         self.fingerprint = embedder.fingerprint
 
     def embed_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         missing = [text for text in texts if text not in self.by_text]
-        if missing:  # indicators and anything the source lacks: the real model
+        if missing:  # anything the source lacks: the real model
             self.by_text.update(zip(missing, self.real.embed_documents(missing)))
         return np.stack([self.by_text[text] for text in texts]) if texts else np.zeros((0, self.dimension), np.float32)
 

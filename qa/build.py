@@ -26,7 +26,6 @@ PHASE_WORDS = {  # what the terminal says each phase of the build is doing
     "embedding": "embedding chunks",
     "bm25": "building the BM25 index",
     "facts": "extracting facts (figures and their indicators)",
-    "indicators": "embedding fact indicators",
     "writing": "writing the index generation",
 }
 

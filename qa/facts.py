@@ -18,14 +18,15 @@ from pathlib import Path
 from qa.chunk import Chunk
 from qa.cues import (CHANGE_BEFORE_RE, COMPARED_FIGURE_RE, HOLD_WORDS_RE, LISTED_BEFORE_RE, PLAN_WORDS_RE,
                      bound_after)
-from qa.figures import clause_spans, parse_figures, sentence_spans
+from qa.figures import SCALES, clause_spans, parse_figures, sentence_spans
+from qa.lists import parallel_list, spread, suffix_by_longest, suffix_by_width
 from qa.parse import Bulletin, Paragraph
 from qa.synonyms import expand
 from qa.tokens import normalise
 
-# 9: no seed verbs stripped from an indicator's start (建成区绿化覆盖率 stays whole); 8: 要从 marks a plan; 7: plan words and report verbs (首次跃上) end no indicator; 6: kinds by figure_kind (a bound right after the figure; 控制在 is a plan only ahead; 比上年… is a change), the
+# 10: list members named by the list's shape (qa/lists.py), no 党组织 case; 9: no seed verbs stripped from an indicator's start (建成区绿化覆盖率 stays whole); 8: 要从 marks a plan; 7: plan words and report verbs (首次跃上) end no indicator; 6: kinds by figure_kind (a bound right after the figure; 控制在 is a plan only ahead; 比上年… is a change), the
 # first time word decides a sentence's period; 5: 以上/左右/以内 only right after a figure; 4: thousands commas
-FACTS_VERSION = 9
+FACTS_VERSION = 10
 KINDS = ("count", "percent", "change", "target")
 
 # Verbs and fillers between an indicator and its figure: "国内生产总值超过126万亿元" → 国内生产总值.
@@ -36,8 +37,6 @@ TRAILING = re.compile(
     r"首次|再次|连续|稳定在|稳定|跃上|迈上|站上)+$"
 )
 LEADING = re.compile(r"^(推动|推进|实现|完成|其中|全年|一年来|今年|去年|同时|此外|并|和|及|与|、|，)+")
-# The part of a sentence before the list of figures: "…覆盖率提升至 92.5%、87%、94%、91%".
-FIGURE_LIST_RE = re.compile(r"(\d+(?:\.\d+)?\s*%?\s*、\s*)+\d+(?:\.\d+)?\s*%?")
 
 
 @dataclass(frozen=True)
@@ -99,10 +98,8 @@ def figure_kind(before: str, after: str, unit: str | None, opening: str, ahead: 
 
 
 def _scale(figure_text: str) -> float:
-    for word, value in (("万亿", 1e12), ("亿", 1e8), ("万", 1e4), ("千", 1e3)):
-        if word in figure_text:
-            return value
-    return 1.0
+    """The scale word a figure is written with (万亿 before 亿 and 万), as qa.figures reads it."""
+    return next((SCALES[word] for word in sorted(SCALES, key=len, reverse=True) if word in figure_text), 1.0)
 
 
 def extract_facts(bulletin: Bulletin, chunks: list[Chunk]) -> list[Fact]:
@@ -205,24 +202,17 @@ def _is_year_or_ordinal(clause: str, start: int, end: int, unit: str | None) -> 
 
 
 def _list_members(clause: str) -> dict[int, str]:
-    """For 'A、B、C、D党组织覆盖率提升至 92.5%、87%、94%、91%': figure offset → 'A党组织覆盖率', … ."""
-    match = FIGURE_LIST_RE.search(clause)
-    if not match:
+    """For 'A、B、C、D党组织覆盖率提升至 92.5%、87%、94%、91%': figure offset → 'A党组织覆盖率', … . With no question
+    to say the shared suffix, it is found from the list's shape (`qa.lists`)."""
+    listed = parallel_list(clause)
+    if listed is None:
         return {}
-    figures = [m for m in re.finditer(r"\d+(?:\.\d+)?\s*%?", match.group())]
-    head = TRAILING.sub("", clause[:match.start()].rstrip())
-    names = [LEADING.sub("", name) for name in head.split("、")]
-    if len(names) != len(figures) or len(names) < 2:
+    names = [LEADING.sub("", name) for name in listed.names]
+    names[-1] = TRAILING.sub("", names[-1])  # a verb the list pattern does not know (稳定在)
+    if not all(names):
         return {}
-    last = names[-1]
-    shared = re.search(r"(党组织覆盖率|覆盖率|比重|比例|增长率|率|占比|人数|数量|增速)$", last)
-    tail = ""
-    if shared:
-        tail = shared.group(1)
-        if last[: -len(tail)].endswith("党组织"):
-            tail = "党组织" + tail
-        names[-1] = last[: -len(tail)]
-    return {match.start() + figure.start(): f"{name}{tail}" for name, figure in zip(names, figures)}
+    full = spread(names, suffix_by_width(names) or suffix_by_longest(names))
+    return dict(zip(listed.figure_starts, full))
 
 
 # ---------------------------------------------------------------- storage

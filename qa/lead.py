@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from qa.figures import parse_figures
+from qa.lists import parallel_list, spread, suffix_by_width
 from qa.question import AMOUNT_CUES, CHANGE_CUES, ORIGINAL_CUES, RATE_CUES, Question
 from qa.synonyms import expand
 from qa.tokens import normalise
@@ -20,10 +21,6 @@ SAME_QUALIFIER = {"平均每年": "年均", "每年平均": "年均"}
 # Measure words that count the same things: 多少人 is answered by "139名".
 UNIT_GROUPS = {"人": "people", "名": "people", "位": "people", "次": "times", "场": "times", "回": "times"}
 FROM_TO_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])[^，。；\d]{0,20}?(?:至|到)\s*(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])")
-# A parallel list: "a、b、c" or "a、b和c" (members and figures alike).
-# A parallel list: "a、b、c" or "a、b和c" (members and figures alike).
-LIST_SEPARATOR_RE = re.compile(r"\s*(?:、|和|及|与)\s*")
-LIST_FIGURES_RE = re.compile(r"((?:\d+(?:\.\d+)?\s*%?\s*(?:、|和|及|与)\s*)+\d+(?:\.\d+)?\s*%?)")
 RATE_DIRECTION_RE = re.compile(r"(增长|下降|上涨|上升|提高|降低|减少|增加|回落|下跌|扩大|收窄)\s*$")
 
 
@@ -145,30 +142,16 @@ def resolve_list_member(question: Question, clause: str, coverage) -> tuple[str,
     shared part is what the last name has beyond the width of the others when they are all of one width
     ('城市学校、农村学校团组织覆盖率'), else the longest end of the last name that the question also says,
     leaving the last member at least one character of its own ('第一、二、三产业增加值占…比重' asked about 第三产业… → 产业增加值占…比重).
-    A member that already ends as the suffix begins is not doubled ('城市学校、农村学校团组织…')."""
-    figure_list = LIST_FIGURES_RE.search(clause)
-    if not figure_list:
+    A member that already ends as the suffix begins is not doubled ('城市学校、农村学校团组织…'); `qa.lists`."""
+    listed = parallel_list(clause)
+    if listed is None:
         return None
-    figures = [f.strip() for f in LIST_SEPARATOR_RE.split(figure_list.group(1)) if f.strip()]
-    head = clause[:figure_list.start()]
-    verb = re.search(r"(提升至|提高到|提高至|达到|达|分别为|分别是|分别达|增至|降至|为)\s*$", head)
-    subject = head[:verb.start()] if verb else head
-    names = [name for name in LIST_SEPARATOR_RE.split(subject) if name]
-    if len(names) != len(figures) or len(names) < 2:
-        return None
+    names, figures = listed.names, listed.figures
     asked = normalise(question.text).replace("的", "")
     last = names[-1]
-    widths = {len(name) for name in names[:-1]}
-    if len(widths) == 1 and len(last) > min(widths) + 1:
-        tail = last[min(widths):]  # members of one width ("第一产业、第二产业、第三产业增加值…"): the rest is shared
-    else:
-        tail = next((last[cut:] for cut in range(1, len(last) - 1) if last[cut:].replace("的", "") in asked), "")
-    if tail:
-        names[-1] = last[:len(last) - len(tail)]
-    full = []
-    for name in names:
-        overlap = next((k for k in range(min(len(name), len(tail)), 0, -1) if name.endswith(tail[:k])), 0)
-        full.append(name + tail[overlap:])
+    tail = suffix_by_width(names) or next(
+        (last[cut:] for cut in range(1, len(last) - 1) if last[cut:].replace("的", "") in asked), "")
+    full = spread(names, tail)
     said = [i for i, name in enumerate(full) if normalise(name).replace("的", "") in asked]
     if len(said) == 1:
         best = said[0]

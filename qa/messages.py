@@ -98,7 +98,6 @@ BUILD_PHASES = {
     "embedding": "正在嵌入段落",
     "bm25": "正在建立关键词索引",
     "facts": "正在提取数据",
-    "indicators": "正在嵌入指标",
     "writing": "正在写入索引",
 }
 
@@ -114,7 +113,7 @@ def build_progress_zh(progress) -> str:
     if progress is None:
         return BUILD_PHASES["model"]
     words = BUILD_PHASES.get(progress.phase, "正在建立索引")
-    if progress.phase not in ("embedding", "indicators"):
+    if progress.phase != "embedding":
         return words
     counted = f"{words} {progress.done:,} / {progress.total:,}"
     if progress.eta is None or progress.done == 0:

@@ -250,17 +250,13 @@ class MilvusIndex(BulletinIndex):
         index.bulletins = bulletins if bulletins is not None else index._read_bulletins()
         index.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         index.dense = index.bm25 = None
-        index._facts, index._folder, index._indicators, index._text_frequency = None, None, None, None
+        index._facts, index._folder, index._text_frequency = None, None, None
         folder = target.facts_root() / index.generation
         if (folder / "facts.sqlite").exists():
             index._folder = folder
-            if (folder / "indicators.json").exists():
-                names = json.loads((folder / "indicators.json").read_text(encoding="utf-8"))
-                index._indicators = (names, np.load(folder / "indicators.npy"))
         elif embedder is not None and chunks:
             # A replica of a server (or a Lite file moved without its facts): derive them once from Milvus.
             index._facts = FactTable(index._extract_facts())
-            index.embed_indicators(embedder)
             index.write_facts()
         return index
 
@@ -296,7 +292,7 @@ class MilvusIndex(BulletinIndex):
         return bulletins
 
     def write_facts(self) -> Path:
-        """Write the fact table and indicator vectors of this generation beside the index (atomically)."""
+        """Write the fact table of this generation beside the index (atomically)."""
         from qa.facts import write_facts
 
         root = self.target.facts_root()
@@ -307,10 +303,6 @@ class MilvusIndex(BulletinIndex):
         temp = root / f".tmp-{self.generation}-{uuid.uuid4().hex[:8]}"
         temp.mkdir()
         write_facts(temp / "facts.sqlite", self.facts())
-        if self._indicators is not None:
-            names, matrix = self._indicators
-            (temp / "indicators.json").write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
-            np.save(temp / "indicators.npy", matrix)
         for path in temp.iterdir():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())

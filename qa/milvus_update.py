@@ -259,7 +259,6 @@ def _update(corpus_dir: Path, target: MilvusTarget, embedder: Embedder, rebuild:
     }, chunks=chunks, bulletins=bulletins)
     if old is not None and same_versions:
         index.reuse_facts(old)
-    index.embed_indicators(embedder, old if same_versions else None)
     index.write_facts()
 
     # 3. commit

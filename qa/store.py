@@ -11,7 +11,7 @@ Layout of an index folder (`index/` by default):
         dense.faiss               exact inner-product index over L2-normalised vectors
         bm25/                     bm25s arrays over `qa.tokens.tokenize(chunk.embed_text)`
         term_counts.npy           per-chunk token counts behind the BM25 arrays (reused by the next update)
-        facts.sqlite              the fact table; indicators.json/.npy: its indicators' vectors
+        facts.sqlite              the fact table
 
 A new generation is written completely, then CURRENT is switched to it in one rename, so a crash at any
 moment leaves the previous index loadable; stale generations and temp folders are removed afterwards.
@@ -54,7 +54,7 @@ INDEX_FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = "LOCK"  # writers hold an flock on it (see index_lock)
 # The phases of an index run, in order, as `BuildProgress.phase` names them ("waiting": for another writer's lock).
-PHASES = ("waiting", "reading", "embedding", "bm25", "facts", "indicators", "writing")
+PHASES = ("waiting", "reading", "embedding", "bm25", "facts", "writing")
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,6 @@ class BulletinIndex:
         self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         self._facts = None
         self._folder = None
-        self._indicators: tuple[list[str], np.ndarray] | None = None
         self._text_frequency: Counter | None = None
 
     # ----- reading -----
@@ -274,26 +273,6 @@ class BulletinIndex:
             else:
                 self._facts = FactTable(self._extract_facts())
         return self._facts
-
-    def embed_indicators(self, embedder: Embedder, old: "BulletinIndex | None" = None,
-                         on_progress: ProgressCallback | None = None) -> None:
-        """Embed every distinct fact indicator once (reusing the previous index's vectors by text), so
-        indicators can be matched by meaning as well as by wording (经济增速 ~ 国内生产总值增长)."""
-        names = sorted({fact.indicator for fact in self.facts() if fact.indicator})
-        known: dict[str, np.ndarray] = {}
-        if old is not None and old.indicator_vectors() is not None:
-            old_names, old_matrix = old.indicator_vectors()
-            known = dict(zip(old_names, old_matrix))
-        missing = [name for name in names if name not in known]
-        if missing:
-            known.update(zip(missing, embed_texts(embedder, missing, "indicators", on_progress)))
-        matrix = (np.stack([known[name] for name in names]).astype(np.float32) if names
-                  else np.zeros((0, self.model["dimension"]), np.float32))
-        self._indicators = (names, matrix)
-
-    def indicator_vectors(self) -> tuple[list[str], np.ndarray] | None:
-        """(indicator names, their unit vectors), or None for an index built without them."""
-        return self._indicators
 
     def _extract_facts(self, old: "BulletinIndex | None" = None) -> list:
         """Facts of every bulletin; those of a bulletin taken over unchanged from `old` (the very same parsed
@@ -488,10 +467,6 @@ class BulletinIndex:
         from qa.facts import write_facts
 
         write_facts(temp / "facts.sqlite", self.facts())
-        if self._indicators is not None:
-            names, matrix = self._indicators
-            _write_json(temp / "indicators.json", names)
-            np.save(temp / "indicators.npy", matrix)
         (temp / TEXT_FREQUENCY_FILE).write_text(  # compact: ~100k tokens, read on every open
             json.dumps(self.text_frequency(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
         _write_json(temp / "manifest.json", self.manifest(index_dir))
@@ -553,11 +528,7 @@ class BulletinIndex:
         index.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         index._facts = None
         index._folder = folder
-        index._indicators = None
         index._text_frequency = None
-        if (folder / "indicators.json").exists():
-            names = json.loads((folder / "indicators.json").read_text(encoding="utf-8"))
-            index._indicators = (names, np.load(folder / "indicators.npy"))
         if index.dense.ntotal != len(chunks):
             raise IndexMismatchError(f"index in {index_dir} is inconsistent ({index.dense.ntotal} vectors for "
                                      f"{len(chunks)} chunks); rebuild it with: bulletin-qa index --rebuild")
@@ -1119,7 +1090,6 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
             index.reuse_text_frequency(old)
         index.facts()
         phase.end()
-        index.embed_indicators(embedder, old, on_progress)
         phase.start("writing", len(chunks))
         index.save(index_dir)
         phase.end()

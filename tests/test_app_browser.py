@@ -365,7 +365,7 @@ def test_trend_answer_shows_a_cited_table_and_a_chart(trend_page, tmp_path):
 
 def test_first_start_answers_at_once_shows_the_build_and_switches_to_hybrid(browser, tmp_path):
     """An empty index folder: the page comes up and answers by BM25 while the real build runs in the background
-    (the fake embedder slowed to ~11 s for these 534 chunks, ~7 s for their 330 indicators), the status line
+    (the fake embedder slowed to ~11 s for these 534 chunks), the status line
     counts the chunks embedded with the time left, an upload waits for the build and says so, and the status
     switches to 混合检索 without a restart."""
     issue = tmp_path / "上街信息 第9期.md"
@@ -400,7 +400,7 @@ def test_first_start_answers_at_once_shows_the_build_and_switches_to_hybrid(brow
         assert "17" in ask(page, "全区新建社区食堂多少个？")
         log = app.log.read_text()
         for phase in ("reading and parsing files", "embedding chunks", "building the BM25 index", "extracting facts",
-                      "embedding fact indicators", "writing the index generation", BUILT_LINE):
+                      "writing the index generation", BUILT_LINE):
             assert phase in log, (phase, log)
         generations = [path.name for path in app.index.iterdir() if path.name.startswith(("gen-", ".tmp-"))]
         assert len(generations) == 1 and generations[0].startswith("gen-"), generations

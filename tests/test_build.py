@@ -169,7 +169,7 @@ def test_bulletin_qa_index_prints_every_phase(corpus, tmp_path):
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     for phase in ("reading and parsing files", "embedding chunks", "building the BM25 index", "extracting facts",
-                  "embedding fact indicators", "writing the index generation"):
+                  "writing the index generation"):
         assert f"index: {phase}" in run.stderr, (phase, run.stderr)
     quiet = subprocess.run([*command, "--rebuild", "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert quiet.returncode == 0 and "index: " not in quiet.stderr
