@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import app
+from qa import ui
 from qa.assistant import Assistant
 from qa.records import Answer, Citation, Figure, TableRow
 from qa.retrieve import Filters
@@ -188,14 +189,14 @@ def assert_inert(rendered: str) -> None:
 def test_answers_and_abstentions_render_hostile_text_inert():
     citation = hostile_citation()
     answered = Answer(HOSTILE, "数量为 23 个" + HOSTILE, False, (citation,), (Figure("23 个", 23, "个", 0),))
-    rendered = app.render_answer(answered)
+    rendered = ui.render_answer(answered)
     assert "<strong>23 个</strong>" in rendered
     assert_inert(rendered.replace("<strong>23 个</strong>", ""))
     abstained = Answer(HOSTILE, "公报中未找到能回答这个问题的内容。", True, related=(citation,))
-    rendered = app.render_answer(abstained)
-    assert app.RELATED_HEADING in rendered and "未找到" in rendered
+    rendered = ui.render_answer(abstained)
+    assert ui.RELATED_HEADING in rendered and "未找到" in rendered
     assert_inert(rendered)
-    assert_inert(app.partial_answer(answered, 3))
+    assert_inert(ui.partial_answer(answered, 3))
 
 
 def table_row(period, text=None, value=None, unit=None, citation=None, status="ok", role="outcome",
@@ -224,21 +225,21 @@ def table_answer() -> Answer:
 
 def test_table_answer_renders_rows_gaps_and_conflicts_inert():
     answer = table_answer()
-    rendered = app.render_answer(answer)
+    rendered = ui.render_answer(answer)
     lines = rendered.splitlines()
     assert lines[0] == "| 年份 | 指标 | 数值 | 说明 | 出处 |"
     rows = [line for line in lines if line.startswith("| 20")]
     assert [row.split(" | ")[0] for row in rows] == ["| 2021", "| 2022", "| 2023"]  # a conflict is one row
     assert all(row.count("|") == 6 for row in rows)  # a | in bulletin text never splits a cell
     assert "<strong>1269万人</strong>" in rows[0] and "就业&#124;&#60;b&#62;人" in rows[0]
-    assert app.MISSING in rows[1] and "cite-chip" not in rows[1]
+    assert ui.MISSING in rows[1] and "cite-chip" not in rows[1]
     conflict = rows[2]
-    assert "<strong>1244万人</strong> / <strong>1250万人</strong>" in conflict and app.CONFLICT in conflict
+    assert "<strong>1244万人</strong> / <strong>1250万人</strong>" in conflict and ui.CONFLICT in conflict
     assert conflict.count("cite-chip") == 2  # both values cited
     assert "总体下降（2022 年缺数据）" in rendered and "<strong>1244万人</strong>（2023 年）" in rendered
     assert rendered.count("> “城镇新增就业") == 3  # then every quote with its chip, as for any answer
     assert_inert(rendered)
-    assert_inert(app.partial_answer(answer, 3))
+    assert_inert(ui.partial_answer(answer, 3))
 
 
 def test_table_cells_show_a_target_qualifier_as_written():
@@ -248,14 +249,14 @@ def test_table_cells_show_a_target_qualifier_as_written():
     summary = "2024 年目标 5%左右，实际 5%：达到目标。"
     text = f"2024 年目标：5%左右（国内生产总值）\n2024 年：5%（国内生产总值）\n{summary}"
     answer = Answer("2024年经济增长目标完成了吗？", text, False, (citation, citation), table=table, summary=summary)
-    rows = [line for line in app.render_answer(answer).splitlines() if line.startswith("| 2024")]
+    rows = [line for line in ui.render_answer(answer).splitlines() if line.startswith("| 2024")]
     assert "<strong>5%</strong>左右 | 目标" in rows[0] and "<strong>5%</strong> | 实际" in rows[1]
-    assert app.table_summary(answer) == "2024 年目标 5%左右，实际 5%：达到目标。"
+    assert ui.table_summary(answer) == "2024 年目标 5%左右，实际 5%：达到目标。"
 
 
 def test_trend_chart_draws_only_the_rows_shown():
     answer = table_answer()
-    figure, note = app.trend_chart(answer)
+    figure, note = ui.trend_chart(answer)
     lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
     main, other = list(lines.values())
     assert list(main.get_xdata()) == [0, 1, 2]
@@ -272,17 +273,17 @@ def test_trend_chart_keeps_the_majority_unit_and_bars_target_against_outcome():
     rows = (table_row("2023", "5%", 5, "%", 0, role="target"), table_row("2023", "5.2%", 5.2, "%", 0),
             table_row("2024", "5%", 5, "%", 0, role="target"), table_row("2024", "134.9万亿元", 1.349e14, "元", 0))
     answer = Answer("q", "2023 年目标：5%", False, (citation,), table=rows)
-    points, unit, note = app.chart_points(answer)
+    points, unit, note = ui.chart_points(answer)
     assert unit == "%" and len(points) == 3 and "单位不同" in note and "“元”" in note
-    figure, shown = app.trend_chart(answer)
+    figure, shown = ui.trend_chart(answer)
     bars = [patch.get_height() for patch in figure.axes[0].patches]
     assert sorted(bars) == [5, 5, 5.2]  # bars (target vs outcome); the 元 row is not drawn
     assert "柱状图" in shown and "单位不同" in shown
-    assert app.trend_chart(Answer("q", "a", False)) == (None, "")  # no table, no chart
+    assert ui.trend_chart(Answer("q", "a", False)) == (None, "")  # no table, no chart
 
 
 def test_escape_keeps_the_text_but_not_its_syntax():
-    escaped = app.esc("- 项目\n1. 项目\n# 标题\n    缩进\n61.5% 2026-02-12 www.evil.cn a@b.cn")
+    escaped = ui.esc("- 项目\n1. 项目\n# 标题\n    缩进\n61.5% 2026-02-12 www.evil.cn a@b.cn")
     assert "61.5% 2026-02-12" in escaped  # ordinary figures and dates stay readable
     for raw in ("- ", "1. ", "# ", "\n    ", "www.evil", "a@b"):
         assert raw not in escaped
@@ -291,39 +292,39 @@ def test_escape_keeps_the_text_but_not_its_syntax():
 def test_sources_panel_marks_the_quote_inside_its_paragraphs(served):
     _, assistant, _, _ = served
     answer = assistant.ask(QUESTIONS[0])
-    panel = app.sources_html(assistant, answer)
+    panel = ui.sources_html(assistant, answer)
     assert "<mark>积极动员 735 人报考社会工作者职业资格考试，全区持证人数达 434 人，同比增长 61.5%，" in panel
     assert "一是建强骨干队伍" in panel  # the rest of the paragraph is shown around the quote
-    assert app.esc(answer.citations[0].label) in panel
+    assert ui.esc(answer.citations[0].label) in panel
 
 
 def test_sources_panel_handles_a_quote_spanning_paragraphs(served):
     _, assistant, _, _ = served
     bulletin = assistant.index.bulletins["shangjie-xinxi-2026-08.md"]
     first, second = bulletin.paragraphs[0], bulletin.paragraphs[1]
-    html = app.paragraph_html(bulletin, first.start, second.end)
+    html = ui.paragraph_html(bulletin, first.start, second.end)
     assert html.count("<mark>") == 2 and html.count("<p>") == 2
 
 
 def test_upload_limits_are_checked_before_the_library():
-    assert app.check_upload([]) == "请先选择要添加的公报文件。"
-    assert app.check_upload([Path("a.md")] * app.MAX_UPLOAD_FILES) is None
-    too_many = app.check_upload([Path(f"<b>{i}</b>.md") for i in range(app.MAX_UPLOAD_FILES + 1)])
+    assert ui.check_upload([]) == "请先选择要添加的公报文件。"
+    assert ui.check_upload([Path("a.md")] * app.MAX_UPLOAD_FILES) is None
+    too_many = ui.check_upload([Path(f"<b>{i}</b>.md") for i in range(app.MAX_UPLOAD_FILES + 1)])
     assert "一次最多添加 20 个文件" in too_many and "<b>" not in too_many
 
 
 def test_filters_from_widgets():
-    assert app.make_filters("", " ", None, "", "") == Filters()
-    assert app.make_filters("上街信息", "8", "2026-01-01", "2026-12-31", "区委社工部") == Filters(
+    assert ui.make_filters("", " ", None, "", "") == Filters()
+    assert ui.make_filters("上街信息", "8", "2026-01-01", "2026-12-31", "区委社工部") == Filters(
         "上街信息", "8", "2026-01-01", "2026-12-31", "区委社工部")
     for bad in ("2026.1.1", "2026-13-45", "2026-02-30"):  # not the pattern; not a month; not a day of the month
         with pytest.raises(FilterError) as caught:
-            app.make_filters("", "", bad, "", "")
+            ui.make_filters("", "", bad, "", "")
         assert filter_error_zh(caught.value) == f"起始日期“{bad}”不是有效日期，请写成 YYYY-MM-DD，例如 2026-02-12。"
     with pytest.raises(FilterError) as caught:
-        app.make_filters("", "", "2026-03-01", "2026-02-01", "")
+        ui.make_filters("", "", "2026-03-01", "2026-02-01", "")
     assert "早于起始日期" in filter_error_zh(caught.value)
-    place = app.make_filters("", "", "", "", "", "哈密")
+    place = ui.make_filters("", "", "", "", "", "哈密")
     assert place == Filters(place="哈密")
     from qa.chunk import Chunk
 
@@ -333,7 +334,7 @@ def test_filters_from_widgets():
 
 
 def test_identity_warnings_reach_the_upload_status_in_chinese():
-    message = app.identity_warning("jiaozuo.pdf: could not infer date, publisher from the title block")
+    message = ui.identity_warning("jiaozuo.pdf: could not infer date, publisher from the title block")
     assert message == "「jiaozuo.pdf」已添加，但未能从标题中识别出日期、发布单位；引用时这些信息将空缺。"
 
 
@@ -355,21 +356,21 @@ def test_status_is_one_summary_line_and_times_have_one_format(served):
     _, assistant, _, _ = served
     status = assistant.status()
     assert status["years"] == ("2026", "2026")
-    summary = html.unescape(app.status_html(assistant)).split("<summary>")[1].split("</summary>")[0]
+    summary = html.unescape(ui.status_html(assistant)).split("<summary>")[1].split("</summary>")[0]
     assert re.fullmatch(r"已收录 《上街信息》 · \d+ 期 · 2026 年 · [\d,]+ 段 · 模型 fake-hash · 混合检索 · "
                         r"最近更新 \d{4}-\d{2}-\d{2} \d{2}:\d{2}", summary), summary
-    assert "《上街信息》第 8" in app.status_html(assistant)  # the issues, folded under the summary
+    assert "《上街信息》第 8" in ui.status_html(assistant)  # the issues, folded under the summary
     # The library keeps ISO 8601 in UTC; the chat shows local time in one format whatever the stamp's zone.
     assert datetime.fromisoformat(status["last_update"]).utcoffset() == timedelta(0)
-    shown = {app.show_time("2026-11-30T11:05:45+00:00"), app.show_time("2026-11-30T19:05:45+08:00")}
+    shown = {ui.show_time("2026-11-30T11:05:45+00:00"), ui.show_time("2026-11-30T19:05:45+08:00")}
     assert len(shown) == 1 and re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", shown.pop())
-    assert app.show_time(None) == "—"
+    assert ui.show_time(None) == "—"
 
 
 def test_filter_chips_name_each_filter_set():
-    assert app.filter_chips(Filters()) == "" and app.filter_chips(None) == ""
-    chips = app.filter_chips(Filters(issue="7", date_from="2026-02-01", place="<b>哈密</b>"))
+    assert ui.filter_chips(Filters()) == "" and ui.filter_chips(None) == ""
+    chips = ui.filter_chips(Filters(issue="7", date_from="2026-02-01", place="<b>哈密</b>"))
     assert re.findall(r'<span class="filter-chip">(.*?)</span>', chips) == [
-        "期号：7", "起始日期：2026-02-01", "地区：" + app.esc("<b>哈密</b>")]  # typed text shown, never run
+        "期号：7", "起始日期：2026-02-01", "地区：" + ui.esc("<b>哈密</b>")]  # typed text shown, never run
     answer = Answer("q", "公报中未找到能回答这个问题的内容。", True)
-    assert app.render_answer(answer, Filters(issue="7")).startswith(app.filter_chips(Filters(issue="7")))
+    assert ui.render_answer(answer, Filters(issue="7")).startswith(ui.filter_chips(Filters(issue="7")))

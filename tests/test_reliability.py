@@ -225,7 +225,7 @@ def test_bad_file_dropped_into_the_corpus_is_refused_and_the_index_kept(case, st
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_bad_upload_is_refused_and_nothing_reaches_corpus_or_index(case, state, reports, request):
-    import app
+    from qa import ui
 
     maker, reason = REFUSED[case]
     path = make(maker, state.incoming, reports)
@@ -245,9 +245,9 @@ def test_bad_upload_is_refused_and_nothing_reaches_corpus_or_index(case, state, 
     assert list(report.files_refused) == [path.name]
     assert re.search(reason, report.files_refused[path.name]), report.files_refused
     assert not report.files_added and not report.saved_as
-    message = app.upload_message(assistant, report)  # what the chat shows
-    assert f"未添加「{app.esc(path.name)}」：" in message and "索引保持不变" in message
-    assert app.esc(REFUSED_ZH[case]) in message, message
+    message = ui.upload_message(assistant, report)  # what the chat shows
+    assert f"未添加「{ui.esc(path.name)}」：" in message and "索引保持不变" in message
+    assert ui.esc(REFUSED_ZH[case]) in message, message
     shown = html.unescape(message).split("」：", 1)[1].split("</span>")[0]
     assert shown == refusal_zh(report.refusals[path.name]) != UNKNOWN_REFUSAL  # its own sentence, not the generic one
     assert snapshot(state.index) == index_before, "the index folder changed"
