@@ -222,7 +222,7 @@ def bench_queries(index_dir: Path, model: str, count: int) -> str:
     from qa.synonyms import expand
 
     assistant = Assistant.open(index_dir, model=model, progress=False)
-    reader = assistant._reader
+    reader = assistant.answerer
     asked = questions(count)
     for question, history in asked[:10]:
         assistant.ask(question, history=history)
@@ -306,10 +306,10 @@ def step_scale(source_dir: str, model: str, target: int, count: int) -> dict:
     the indicator) is measured and subtracted, as in the query-latency table. (This step used to serve
     precomputed vectors through a stub whose `dict.get` default called the model on every ask anyway.)
     """
-    from qa.reader import Reader
+    from qa.answerer import Answerer
 
     index, embedder, build_seconds = synthetic_index(Path(source_dir), target, model)
-    reader = Reader(index, embedder)
+    reader = Answerer(index, embedder)
     asked = questions(count)
     original = embedder.embed_queries
     spent = [0.0]

@@ -66,7 +66,7 @@ def diagnose(assistant, name: str, question: dict, method: str = "hybrid") -> di
     from qa.retrieve import retrieve
     from qa.synonyms import expand
 
-    reader = assistant._reader
+    reader = assistant.answerer
     answer = assistant.ask(question["question"], method=method)
     golds = [squash(g) for g in question["answers"] if g.strip()]
     record = {"file": name, "question": question["question"], "answers": question["answers"],
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None)
     parser.add_argument("--method", default="hybrid")
     parser.add_argument("--scoring", default="learned", help="how reading questions choose a sentence: "
-                        "lexical, semantic or learned (qa.reader.SENTENCE_SCORINGS)")
+                        "lexical, semantic or learned (qa.answerer.SENTENCE_SCORINGS)")
     args = parser.parse_args(argv)
 
     from qa.assistant import Assistant
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = index_dir.parent / (index_dir.name + "-corpus")
     questions = cmrc_corpus(source, corpus)
     assistant = Assistant.open(index_dir, model=args.model, corpus_dir=corpus, progress=False)
-    assistant._reader.sentence_scoring = args.scoring
+    assistant.score_sentences_by(args.scoring)
     causes: Counter = Counter()
     with args.out.open("w", encoding="utf-8") as out:
         for name, qs in sorted(questions.items()):

@@ -40,13 +40,13 @@ def collect(assistant, questions: dict[str, list[dict]]) -> list[dict]:
     """Per reading question: its feature rows, labels, lexical verdict and the text of each sentence."""
     from qa.candidates import ANSWER_THRESHOLD
     from qa.question import READING_KINDS, analyse, effective_question
-    from qa.reader import EXTRACTION_DEPTH
+    from qa.answerer import EXTRACTION_DEPTH
     from qa.evaluate import squash
     from qa.evidence import features
     from qa.retrieve import retrieve
     from qa.synonyms import expand
 
-    reader = assistant._reader
+    reader = assistant.answerer
     reader.sentence_scoring = "semantic"  # cosines computed; the choice is made here, not by the reader
     found = []
     for name, qs in sorted(questions.items()):

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from qa.errors import BulletinQAError
-from qa.reader import Reader
+from qa.answerer import Answerer
 from qa.records import Answer
 from qa.retrieve import Filters, Hit
 
@@ -29,13 +29,13 @@ class Assistant:
         self.index_dir = index_dir
         self.corpus_dir = corpus_dir
         self._reranker = _load_reranker(reranker) if reranker else None
-        self._reader = Reader(index, embedder, self._reranker, sentence_scoring)
+        self._answerer = Answerer(index, embedder, self._reranker, sentence_scoring)
         self._update_lock = threading.Lock()
         self.last_update: str | None = None
 
     def score_sentences_by(self, scoring: str) -> None:
         """Choose reading questions' sentences by `scoring` from now on (one of SENTENCE_SCORINGS)."""
-        self._reader = Reader(self._reader.index, self.embedder, self._reranker, scoring)
+        self._answerer = Answerer(self._answerer.index, self.embedder, self._reranker, scoring)
         self.sentence_scoring = scoring
 
     @property
@@ -46,13 +46,18 @@ class Assistant:
     def use(self, index, embedder) -> None:
         """Answer from now on from this index with this embedder (e.g. a built index replacing a keyword-only one)."""
         self.embedder = embedder
-        self._reader = Reader(index, embedder, self._reranker, self.sentence_scoring)
+        self._answerer = Answerer(index, embedder, self._reranker, self.sentence_scoring)
         self.last_update = index.updated
 
     @property
     def index(self):
         """The live index."""
-        return self._reader.index
+        return self._answerer.index
+
+    @property
+    def answerer(self) -> Answerer:
+        """The answerer over the live index (the eval and benchmarks reach its stages through it)."""
+        return self._answerer
 
     milvus = None  # the qa.milvus.MilvusTarget the index lives in, when it is in Milvus
 
@@ -95,7 +100,7 @@ class Assistant:
         """Answer one question (optionally a follow-up to `history`, earlier user turns; 今年/去年 counted
         from `today`, else the assistant's date, else the system date). An index without vectors (or no
         embedder yet) answers by BM25 alone."""
-        reader = self._reader
+        reader = self._answerer
         if reader.embedder is None or not getattr(reader.index, "has_vectors", True):
             method = "bm25"
         return reader.ask(question, history=history, filters=filters, k=k, method=method, today=today or self.today)
@@ -129,7 +134,7 @@ class Assistant:
                 else:
                     index, report = update_index(self.corpus_dir, self.index_dir, self.embedder, progress=progress)
                 report.saved_as = staged
-                self._reader = Reader(index, self.embedder, self._reranker, self.sentence_scoring)
+                self._answerer = Answerer(index, self.embedder, self._reranker, self.sentence_scoring)
                 self.last_update = index.updated
             for name, refusal in refused.items():
                 report.refuse(name, refusal)
@@ -149,7 +154,7 @@ class Assistant:
             "files": len(index.bulletins),
             "chunks": len(index.chunks),
             "model": index.model.get("name"),
-            "retrieval": "hybrid" if self._reader.embedder is not None and index.has_vectors else "bm25",
+            "retrieval": "hybrid" if self._answerer.embedder is not None and index.has_vectors else "bm25",
             "last_update": self.last_update,
         }
 

@@ -64,7 +64,7 @@ class Question:
     wants_target: bool = False  # asks for a plan (预期目标) rather than an outcome
     years: list[str] = field(default_factory=list)
     measured: tuple[str, ...] = ()  # what a figure question measures: 进出口总额 in '2024年进出口总额的增长目标
-    weights: dict[str, float] | None = None  # token → IDF weight, filled once by the Reader
+    weights: dict[str, float] | None = None  # token → IDF weight, filled once by the Answerer
     places: list[str] = field(default_factory=list)  # places named that no indexed bulletin speaks for
     plan_answers: bool = False  # asks plainly about an indicator the bulletins mostly give as a plan (赤字率)
 

@@ -184,7 +184,7 @@ def test_the_figure_whose_label_says_no_more_than_the_question_wins(stat_assista
 def test_label_precision_ignores_the_comparison_base(stat_assistant):
     from qa.question import analyse
 
-    reader = stat_assistant._reader
+    reader = stat_assistant.answerer
     question = analyse("旅客运输总量是多少？")
     assert reader.scorer.label_precision(question, ["旅客运输总量"]) == 1.0
     assert reader.scorer.label_precision(question, ["全年公路旅客运输量"]) < 0.8

@@ -139,7 +139,7 @@ def readers(tmp_path_factory):
 
 
 def with_scoring(assistant, scoring):
-    assistant._reader.sentence_scoring = scoring
+    assistant.score_sentences_by(scoring)
     return assistant
 
 
@@ -167,7 +167,7 @@ def test_bulletin_answers_keep_their_quotes_under_every_scoring(readers, scoring
 
 def test_sentence_evidence_reads_each_sentence_once(readers):
     assistant = with_scoring(readers["learned"], "learned")
-    reader = assistant._reader
+    reader = assistant.answerer
     from qa.retrieve import retrieve
 
     question = analyse("青石为什么叫这个名字？")
@@ -184,11 +184,11 @@ def test_sentence_evidence_reads_each_sentence_once(readers):
 
 
 def test_an_unknown_scoring_is_refused(readers):
-    from qa.reader import Reader
+    from qa.answerer import Answerer
     from qa.errors import BulletinQAError
 
     with pytest.raises(BulletinQAError, match="lexical, semantic, learned"):
-        Reader(readers["lexical"].index, readers["lexical"].embedder, sentence_scoring="neural")
+        Answerer(readers["lexical"].index, readers["lexical"].embedder, sentence_scoring="neural")
 
 
 @pytest.mark.parametrize("scoring", ["semantic", "learned"])

@@ -33,7 +33,7 @@ READING_DEPTH = 16  # sentences judged per question, best lexical first
 READING_SEMANTIC_WEIGHT = 4.0  # chosen on DRCD by eval/train_sentence_scorer.py (its "semantic_weight")
 
 
-class Reader:
+class Answerer:
     """Answers questions from one fixed index. Immutable once built, so concurrent asks need no lock."""
 
     def __init__(self, index, embedder, reranker=None, sentence_scoring: str = "learned") -> None:
