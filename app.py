@@ -63,7 +63,7 @@ STREAM_PAUSE = 0.03  # seconds between steps
 
 
 # ----- the app -----
-def build_app(assistant: Assistant, k: int = 5, build: "BackgroundBuild | None" = None) -> "gr.Blocks":
+def build_app(assistant: Assistant, build: "BackgroundBuild | None" = None) -> "gr.Blocks":
     """The chat as a Gradio Blocks app over one Assistant (launch it with `launch_app`); with the background
     `build` that gives it its index, the status line shows the build's progress until it is done."""
     gr = import_gradio()
@@ -75,7 +75,7 @@ def build_app(assistant: Assistant, k: int = 5, build: "BackgroundBuild | None" 
             filters = make_filters(series, issue, date_from, date_to, department, place)
         except FilterError as error:
             raise gr.Error(filter_error_zh(error)) from None
-        return assistant.ask(question, history=[str(h) for h in history or []], filters=filters, k=k).to_json()
+        return assistant.ask(question, history=[str(h) for h in history or []], filters=filters).to_json()
 
     def chart(answer: Answer | None) -> tuple:
         """The trend box's updates for an answer: shown with its chart for a table answer, else hidden."""
@@ -100,7 +100,7 @@ def build_app(assistant: Assistant, k: int = 5, build: "BackgroundBuild | None" 
                gr.skip(), gr.skip(), *keep)
         try:
             filters = make_filters(series, issue, date_from, date_to, department, place)
-            answer = assistant.ask(question, history=list(questions), filters=filters, k=k)
+            answer = assistant.ask(question, history=list(questions), filters=filters)
         except FilterError as error:
             problem = filter_error_zh(error)
             note = f'<p class="error">{esc(problem)}</p>'
@@ -292,7 +292,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--index", default=default_for("index"), help=help_for("index"))
     parser.add_argument("--model", default=default_for("model"), help=help_for("model"))
     parser.add_argument("--backend", default=default_for("backend"), choices=BACKENDS, help=help_for("backend"))
-    parser.add_argument("-k", type=int, default=default_for("k"), help=help_for("k"))
     parser.add_argument("--reranker", default=default_for("reranker"), help=help_for("reranker"))
     parser.add_argument("--today", default=default_for("today"), help=help_for("today"))
     parser.add_argument("--milvus", default=default_for("milvus"), metavar="URI", help=help_for("milvus"))
@@ -345,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Opening index {index} (corpus {corpus or 'not updated'}, model {args.model})…", flush=True)
             assistant = Assistant.open(index, model=args.model, backend=args.backend, reranker=args.reranker,
                                        corpus_dir=corpus, progress=True, today=parse_day(args.today))
-        launch_app(build_app(assistant, k=args.k, build=build), host=args.host, port=args.port, auth=auth_from_env(),
+        launch_app(build_app(assistant, build=build), host=args.host, port=args.port, auth=auth_from_env(),
                    on_serve=build.resume if build is not None else None)
     except (BulletinQAError, OSError) as error:  # e.g. no corpus folder, index of another model, port taken
         print(f"error: {error}", file=sys.stderr)

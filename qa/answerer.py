@@ -54,7 +54,7 @@ class Answerer:
 
     # ----- the API -----
     def ask(self, question: str, history: list[str] | None = None, filters: Filters | None = None,
-            k: int = 5, method: str = "hybrid", today: date | None = None) -> Answer:
+            method: str = "hybrid", today: date | None = None) -> Answer:
         """Answer one question (optionally a follow-up to `history`, earlier user turns) from this index.
 
         `today` is the day 今年/去年/前年 count from (default: the system date)."""
@@ -83,7 +83,7 @@ class Answerer:
         # One query embedding serves retrieval and the clause-meaning step (the model is the slow part of an ask).
         query_vector = (self.embedder.embed_queries([searched])[0]
                         if self.embedder is not None and method in ("hybrid", "dense") else None)
-        hits = retrieve(self.index, self.embedder, searched, k=max(k, EXTRACTION_DEPTH), filters=filters, method=method,
+        hits = retrieve(self.index, self.embedder, searched, k=EXTRACTION_DEPTH, filters=filters, method=method,
                         query_vector=query_vector)
         if self.reranker is not None and hits:
             hits = self.reranker(effective, hits)

@@ -96,14 +96,14 @@ class Assistant:
         return assistant
 
     def ask(self, question: str, history: list[str] | None = None, filters: Filters | None = None,
-            k: int = 5, method: str = "hybrid", today: date | None = None) -> Answer:
+            method: str = "hybrid", today: date | None = None) -> Answer:
         """Answer one question (optionally a follow-up to `history`, earlier user turns; 今年/去年 counted
         from `today`, else the assistant's date, else the system date). An index without vectors (or no
         embedder yet) answers by BM25 alone."""
         reader = self._answerer
         if reader.embedder is None or not getattr(reader.index, "has_vectors", True):
             method = "bm25"
-        return reader.ask(question, history=history, filters=filters, k=k, method=method, today=today or self.today)
+        return reader.ask(question, history=history, filters=filters, method=method, today=today or self.today)
 
     def add_files(self, paths: list[Path], progress: bool = True):
         """Add bulletin files (e.g. uploads) to the corpus folder and update the index incrementally.

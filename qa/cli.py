@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from qa.errors import BulletinQAError
+from qa.facts import KINDS as FACT_KINDS
 from qa.settings import default_for, given, help_for, is_default_path, parse_day, resolve_path, setting
 
 EPILOG = """\
@@ -100,13 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
         "ask", help="answer a question with a verbatim quote and a citation",
         description="Answer a question from the indexed bulletins. With no QUESTION, reads one question per "
                     "line from standard input (the model is loaded once).",
-        epilog='example: bulletin-qa ask "社会组织党组织覆盖率是多少？" --json',
+        epilog='examples:\n'
+               '  bulletin-qa ask "社会组织党组织覆盖率是多少？" --json\n'
+               '  bulletin-qa ask "那新市民驿站呢？" --history "全区建成了多少个友好场景？"\n'
+               '  printf "2023年城镇新增就业多少人？\\n那2024年呢？\\n" | bulletin-qa ask --conversation',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ask.add_argument("question", nargs="?", help="the question; omit to read questions from stdin")
     _add_common(ask)
-    ask.add_argument("-k", type=int, default=default_for("k"), help=help_for("k"))
     ask.add_argument("--json", action="store_true", help="print exactly one JSON object per question")
+    ask.add_argument("--history", action="append", default=[], metavar="EARLIER_QUESTION",
+                     help="an earlier question of the conversation, oldest first (repeatable): a follow-up such as "
+                          "那2024年呢？ is read against it, as in the chat")
+    ask.add_argument("--conversation", action="store_true",
+                     help="with questions on stdin: each line follows up the lines before it (as in the chat)")
     ask.add_argument("--series", help="only bulletins of this series, e.g. 上街信息")
     ask.add_argument("--issue", help="only this issue number, e.g. 8")
     ask.add_argument("--from", dest="date_from", help="only issues dated on or after YYYY-MM-DD")
@@ -160,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     facts = commands.add_parser(
         "facts", help="list the figures of one indicator across issues (the fact table)",
-        description="Print the facts whose indicator matches QUERY (synonyms such as GDP → 国内生产总值 apply), "
-                    "one line per figure with its period, value, unit, kind and citation.",
+        description="Print the facts of the indicator QUERY, matched as the chat's tables match it: the same "
+                    "indicator, or one with words in front of it (财政赤字率 is a 赤字率; synonyms such as GDP → "
+                    "国内生产总值 apply). One line per figure with its period, value, unit, kind and citation.",
         epilog="examples:\n"
                "  bulletin-qa facts 城镇新增就业 --series 政府工作报告 --from 2019 --to 2024\n"
                "  bulletin-qa facts 赤字率 --csv > deficit.csv\n"
@@ -173,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     facts.add_argument("--series", help="only this series, e.g. 政府工作报告")
     facts.add_argument("--from", dest="year_from", type=int, help="first period (year)")
     facts.add_argument("--to", dest="year_to", type=int, help="last period (year)")
-    facts.add_argument("--kind", choices=("count", "percent", "change", "target"), action="append",
+    facts.add_argument("--kind", choices=FACT_KINDS, action="append",
                        help="only these kinds (repeatable)")
     output = facts.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON object per fact")
@@ -272,8 +281,8 @@ def cmd_facts(args: argparse.Namespace) -> int:
     import csv
     import dataclasses
 
-    from qa.facts import find_facts
     from qa.store import BulletinIndex
+    from qa.trend import find_facts
 
     target = milvus_target(args)
     if target is not None:
@@ -431,6 +440,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)
     assistant = None
     asked = 0
+    earlier: list[str] = []  # this run's questions so far (--conversation)
     for question in questions:
         if args.question is None and not question.strip():
             continue
@@ -446,7 +456,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 assistant = Assistant.open(resolve_path(args.index), model=args.model, backend=args.backend,
                                            reranker=args.reranker,
                                            corpus_dir=corpus, progress=not args.json, today=parse_day(args.today))
-        answer = assistant.ask(question, filters=filters, k=args.k)
+        history = list(args.history) + (earlier if args.conversation else [])
+        answer = assistant.ask(question, history=history, filters=filters)
+        earlier.append(question)
         asked += 1
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)

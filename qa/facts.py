@@ -27,7 +27,7 @@ from qa.tokens import normalise
 # 10: list members named by the list's shape (qa/lists.py), no 党组织 case; 9: no seed verbs stripped from an indicator's start (建成区绿化覆盖率 stays whole); 8: 要从 marks a plan; 7: plan words and report verbs (首次跃上) end no indicator; 6: kinds by figure_kind (a bound right after the figure; 控制在 is a plan only ahead; 比上年… is a change), the
 # first time word decides a sentence's period; 5: 以上/左右/以内 only right after a figure; 4: thousands commas
 FACTS_VERSION = 10
-KINDS = ("count", "percent", "change", "target")
+KINDS = ("count", "percent", "change", "target")  # what Fact.kind may be
 
 # Verbs and fillers between an indicator and its figure: "国内生产总值超过126万亿元" → 国内生产总值.
 TRAILING = re.compile(
@@ -271,48 +271,3 @@ def indicator_similarity(query: str, indicator: str) -> float:
     return best
 
 
-def find_facts(facts: list[Fact], query: str, series: str | None = None, year_from: int | None = None,
-               year_to: int | None = None, kinds: tuple[str, ...] | None = None, threshold: float = 0.6,
-               semantic: dict[str, float] | None = None) -> list[Fact]:
-    """Facts whose indicator matches the query, within a series and a period range, best match first.
-
-    Args:
-        semantic: optional indicator → similarity by meaning (embedding cosine, already thresholded); an
-            indicator matches by whichever is higher, its wording or its meaning.
-    """
-    scored = []
-    similarity_of: dict[str, float] = {}  # per distinct indicator: a corpus repeats the same phrases
-    grouped = getattr(facts, "by_indicator", None)  # qa.store.FactTable: visit only matching indicators' facts
-    for fact in (facts if grouped is None else _matching(grouped(), query, threshold, semantic)):
-        if series and fact.series != series:
-            continue
-        if kinds and fact.kind not in kinds:
-            continue
-        if year_from or year_to:
-            if not fact.period or not fact.period.isdigit():
-                continue
-            if year_from and int(fact.period) < year_from or year_to and int(fact.period) > year_to:
-                continue
-        similarity = similarity_of.get(fact.indicator)
-        if similarity is None:
-            similarity = indicator_similarity(query, fact.indicator)
-            if semantic:
-                similarity = max(similarity, semantic.get(fact.indicator, 0.0))
-            similarity_of[fact.indicator] = similarity
-        if similarity >= threshold:
-            scored.append((similarity, fact))
-    scored.sort(key=lambda pair: (-pair[0], pair[1].period or "", pair[1].file, pair[1].start))
-    return [fact for _, fact in scored]
-
-
-def _matching(grouped: dict[str, list[tuple[int, Fact]]], query: str, threshold: float,
-              semantic: dict[str, float] | None) -> list[Fact]:
-    """The facts, in table order, of the indicators that reach the threshold (scored once per indicator)."""
-    found = []
-    for indicator, members in grouped.items():
-        similarity = indicator_similarity(query, indicator)
-        if semantic:
-            similarity = max(similarity, semantic.get(indicator, 0.0))
-        if similarity >= threshold:
-            found += members
-    return [fact for _, fact in sorted(found, key=lambda pair: pair[0])]

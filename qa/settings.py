@@ -43,7 +43,6 @@ SETTINGS: tuple[Setting, ...] = (
                             "(Milvus Lite, embedded) or a server address such as http://localhost:19530 (token in "
                             "BULLETIN_QA_MILVUS_TOKEN); needs pip install -e '.[milvus]'"),
     Setting("milvus-collection", "bulletin_qa", "the Milvus collection of the index (with --milvus)"),
-    Setting("k", 5, "how many passages to retrieve and cite"),
     Setting("reranker", None, "optional cross-encoder name or path to rerank passages (off by default)"),
     Setting("today", None, "the day 今年/去年/前年 in a question count from, YYYY-MM-DD (default: the system date)"),
     Setting("host", "127.0.0.1", "address the chat server binds (127.0.0.1 keeps it on this machine)"),

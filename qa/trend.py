@@ -120,6 +120,22 @@ def facts_of(facts: list[Fact], indicator: str) -> list[Fact]:
     return [fact for _, fact in sorted(found, key=lambda pair: pair[0])]
 
 
+def find_facts(facts: list[Fact], indicator: str, series: str | None = None, year_from: int | None = None,
+               year_to: int | None = None, kinds: tuple[str, ...] | None = None) -> list[Fact]:
+    """The facts of one indicator as a chat table finds them (`facts_of`), within a series, a period range and
+    some kinds, in table order: what `bulletin-qa facts` prints."""
+    def admitted(fact: Fact) -> bool:
+        if series and fact.series != series or kinds and fact.kind not in kinds:
+            return False
+        if year_from or year_to:
+            if not fact.period or not fact.period.isdigit():
+                return False
+            return not (year_from and int(fact.period) < year_from or year_to and int(fact.period) > year_to)
+        return True
+
+    return [fact for fact in facts_of(facts, indicator) if admitted(fact)]
+
+
 def mostly_planned(facts: list[Fact]) -> bool:
     """Whether the bulletins give an indicator mostly as a plan: its targets cover more than twice as many
     periods as its outcomes (赤字率 is set each year, 拟按3%安排, and rarely reported back)."""

@@ -3,6 +3,7 @@
 Each case is one `error: …` line on stderr, nothing on stdout and exit code 1, before any model or index is
 loaded (so a wrong --index would not even be looked at)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -64,3 +65,23 @@ def test_a_good_date_filter_still_answers(tmp_path):
     assert "434" in inside.stdout
     outside = ask(tmp_path, QUESTION, "--from", "2026-03-01", "--index", index, "--no-update")  # the issue is 02-12
     assert outside.returncode == 0 and "434" not in outside.stdout and "未找到" in outside.stdout
+
+
+def test_follow_ups_read_against_the_history(tmp_path):
+    """`--history` and `--conversation` give the CLI the chat's follow-ups: '那新市民驿站呢？' alone is no question
+    the bulletin answers; after '全区建成了多少个友好场景？' it asks for the 新市民驿站 count."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus)
+    index = ["--index", str(tmp_path / "index"), "--corpus", str(corpus)]
+    first, follow_up = "全区建成了多少个友好场景？", "那新市民驿站呢？"
+    with_history = ask(tmp_path, follow_up, "--history", first, "--json", *index)
+    assert with_history.returncode == 0, with_history.stderr
+    answer = json.loads(with_history.stdout)
+    assert not answer["abstained"] and "42" in answer["answer"] and answer["effective_question"]
+    talk = ask(tmp_path, "--conversation", "--json", "--no-update", *index[:2], stdin=f"{first}\n{follow_up}\n")
+    assert talk.returncode == 0, talk.stderr
+    answers = [json.loads(line) for line in talk.stdout.splitlines()]
+    assert "38" in answers[0]["answer"] and "42" in answers[1]["answer"]
+    alone = ask(tmp_path, "--json", "--no-update", *index[:2], stdin=f"{first}\n{follow_up}\n")
+    assert [json.loads(line)["effective_question"] for line in alone.stdout.splitlines()] == [None, None]

@@ -11,7 +11,8 @@ import pytest
 from qa.assistant import Assistant
 from qa.guard import check_figures
 from qa.embed import HashEmbedder
-from qa.facts import find_facts, indicator_similarity, read_facts
+from qa.facts import indicator_similarity, read_facts
+from qa.trend import find_facts
 from qa.store import current_generation, update_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,8 +237,11 @@ def test_extraction_against_hand_labelled_sample(assistant):
         assert scores[key] >= value - 0.03, (key, scores)
 
 
-# Synonym table + character-bigram similarity, measured on the 291 labelled figures.
-MATCHING_PINNED = 0.873
+# The chat's matching (qa.trend.same_indicator: the same head of the noun phrase, synonyms from the table),
+# which `bulletin-qa facts` now uses too, measured on the 291 labelled figures with the labeller's words. The
+# character-bigram similarity it replaced found 0.873 of them, but also the neighbours that made tables of
+# unrelated figures (issue #12): on the gov reports it returned 2.1 facts per label against 1.3 now.
+MATCHING_PINNED = 0.746
 
 
 def matching_recall(facts, bulletins) -> float:

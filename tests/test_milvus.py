@@ -73,7 +73,7 @@ def test_add_and_remove_a_file(corpus, tmp_path):
     added, report = update_milvus(corpus, target, embedder, progress=False, client=first.client)
     assert report.files_added == [report_file.name] and report.files_unchanged == [SEED.name]
     assert report.chunks_embedded == len(added.chunks) - len(first.chunks)  # the seed is not embedded again
-    answer = Assistant(added, embedder).ask("2023年城镇新增就业多少人？", k=5)
+    answer = Assistant(added, embedder).ask("2023年城镇新增就业多少人？")
     assert not answer.abstained and answer.citations[0].file == report_file.name
     assert live_rows(added) == len(added.chunks)
 
