@@ -20,6 +20,13 @@ BOUND_AFTER_RE = re.compile(r"^[^\d，。；、,;\s]{0,3}?\s*(左右|以上|以�
 # Verbs of holding a level: a plan when a sentence speaks of the coming year ("今年…控制在3%以内"), an outcome in
 # a review ("财政赤字率控制在2.8%").
 HOLD_WORDS_RE = re.compile(r"控制在|保持在")
+# Relative years: the offset from the year a text speaks from (or the day a question is asked).
+RELATIVE_YEARS = {"今年": 0, "本年": 0, "去年": -1, "上年": -1, "前年": -2, "明年": 1}
+# A text looking back on the year before its own (a report's review) or speaking of its own year (its plan).
+PAST_YEAR_CUES = ("过去一年", "一年来", "去年", "上年", "上一年")
+THIS_YEAR_CUES = ("今年", "本年")
+# After 比/较/同/于 a year word is a comparison base ("比上年增长5%"), not the year spoken of.
+NOT_AFTER_COMPARISON = r"(?<![比较同于])"
 # A figure measured against a base is a difference, even inside a plan: "拟按4%左右安排、比上年提高1个百分点".
 COMPARISON_BASE_RE = re.compile(r"[比较](?:上年|去年|前一年|上一年)(?:同期|末|年初预算|预算)?|同比|环比")
 COMPARED_FIGURE_RE = re.compile(rf"(?:{COMPARISON_BASE_RE.pattern})[^\d，。；,;]{{0,8}}$")  # the base, then its verb

@@ -16,17 +16,17 @@ from functools import lru_cache
 from pathlib import Path
 
 from qa.chunk import Chunk
-from qa.cues import (CHANGE_BEFORE_RE, COMPARED_FIGURE_RE, HOLD_WORDS_RE, LISTED_BEFORE_RE, PLAN_WORDS_RE,
-                     bound_after)
+from qa.cues import (CHANGE_BEFORE_RE, COMPARED_FIGURE_RE, HOLD_WORDS_RE, LISTED_BEFORE_RE, NOT_AFTER_COMPARISON,
+                     PAST_YEAR_CUES, PLAN_WORDS_RE, THIS_YEAR_CUES, bound_after)
 from qa.figures import SCALES, clause_spans, parse_figures, sentence_spans
 from qa.lists import parallel_list, spread, suffix_by_longest, suffix_by_width
 from qa.parse import Bulletin, Paragraph
 from qa.synonyms import expand
 from qa.tokens import normalise
 
-# 10: list members named by the list's shape (qa/lists.py), no 党组织 case; 9: no seed verbs stripped from an indicator's start (建成区绿化覆盖率 stays whole); 8: 要从 marks a plan; 7: plan words and report verbs (首次跃上) end no indicator; 6: kinds by figure_kind (a bound right after the figure; 控制在 is a plan only ahead; 比上年… is a change), the
+# 11: a sentence's year word after 比/较/同/于 is a comparison base, 上年 counts otherwise (cue words from qa.cues); 10: list members named by the list's shape (qa/lists.py), no 党组织 case; 9: no seed verbs stripped from an indicator's start (建成区绿化覆盖率 stays whole); 8: 要从 marks a plan; 7: plan words and report verbs (首次跃上) end no indicator; 6: kinds by figure_kind (a bound right after the figure; 控制在 is a plan only ahead; 比上年… is a change), the
 # first time word decides a sentence's period; 5: 以上/左右/以内 only right after a figure; 4: thousands commas
-FACTS_VERSION = 10
+FACTS_VERSION = 11
 KINDS = ("count", "percent", "change", "target")  # what Fact.kind may be
 
 # Verbs and fillers between an indicator and its figure: "国内生产总值超过126万亿元" → 国内生产总值.
@@ -167,6 +167,11 @@ def _merge_ranges(clause: str, figures: list) -> list:
 MULTI_YEAR = re.compile(r"五年|三年来|十年|年均|“十[一二三四五]五”时期|以来累计|期间累计")
 
 
+# The time word that opens a sentence's head: the past year (its review) or the report's own year.
+SAID_YEAR_RE = re.compile(NOT_AFTER_COMPARISON + "(" + "|".join(PAST_YEAR_CUES) + ")|" + NOT_AFTER_COMPARISON + "("
+                          + "|".join(THIS_YEAR_CUES) + ")")
+
+
 def sentence_period(sentence: str, year: int | None, current: str | None) -> str | None:
     """The year a sentence speaks about, carried on from the sentences before it: '过去一年，…' → year-1 until
     '今年…' → year. A sentence that opens with its own year ('2011年，是…') speaks about that year."""
@@ -177,7 +182,7 @@ def sentence_period(sentence: str, year: int | None, current: str | None) -> str
     if year is None:
         return current
     # The first time word of the head decides: "今年赤字率拟按2.8%左右安排、比去年有所下调" speaks of this year.
-    said = re.search(r"(过去一年|去年|一年来|上一年)|(今年|本年)", head)
+    said = SAID_YEAR_RE.search(head)
     if said:
         return str(year - 1) if said.group(1) else str(year)
     return current

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import yaml
 
 from qa import identity, tables
+from qa.cues import PAST_YEAR_CUES, THIS_YEAR_CUES
 from qa.repair import is_numbered_heading, repair_line
 from qa.tables import Table
 
@@ -44,8 +45,6 @@ RULE_RE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
 BOLD_RE = re.compile(r"\*\*")  # markdown bold; "__" is left alone, it may be real text (window.__x)
 HEADING_MARK_RE = re.compile(r"^\s*#{1,6}\s*")
 
-PAST_YEAR_CUES = ("过去一年", "一年来", "去年", "上年", "上一年")
-THIS_YEAR_CUES = ("今年", "本年")
 
 KNOWN_FIELDS = ("series", "issue", "date", "publisher", "title", "year")
 

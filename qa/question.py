@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from qa.cues import QUESTION_PLAN_RE
+from qa.cues import QUESTION_PLAN_RE, RELATIVE_YEARS
 from qa.retrieve import anchor_relative_years, question_years
 from qa.synonyms import expand
 from qa.tokens import normalise, tokenize
@@ -94,7 +94,7 @@ def analyse(question: str) -> Question:
     before = re.search(r"([\u4e00-\u9fff]{2})(?:了|的|是|有|到|为|在|达|共|总共|一共)*$", text[:asking.start()]) if asking else None
     predicate = before.group(1) if before and not set(before.group(1)) & STOP_CHARS else None
     # Years are matched through chunk periods, not as words: "2009年" must not outweigh 城镇新增就业.
-    matchable = re.sub(r"[12][0-9]{3}\s*年|去年|今年|前年|上年|明年", " ", expand(content))
+    matchable = re.sub(r"[12][0-9]{3}\s*年|" + "|".join(RELATIVE_YEARS), " ", expand(content))
     tokens = [token for token in tokenize(matchable) if not token.isspace() and not set(token) & STOP_CHARS]
     measure_word = {"个人": "人"}.get(measure.group(2), measure.group(2)) if measure else None  # 几个人 counts 人
     measured = tuple(word for word in ASKING_WORDS_RE.split(text[:asking.start()] if asking else "")

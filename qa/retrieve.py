@@ -9,6 +9,7 @@ from datetime import date
 import numpy as np
 
 from qa.chunk import Chunk
+from qa.cues import NOT_AFTER_COMPARISON, RELATIVE_YEARS
 from qa.embed import Embedder
 from qa.errors import FilterError
 from qa.identity import AREA_WORDS
@@ -100,8 +101,7 @@ def question_years(question: str) -> list[str]:
 
 
 # Relative years in a question count from the day it is asked. Not after 比/较/同: '比去年增长多少' compares.
-RELATIVE_YEARS = {"今年": 0, "本年": 0, "去年": -1, "上年": -1, "前年": -2, "明年": 1}
-RELATIVE_YEAR_RE = re.compile(r"(?<![比较同于])(今年|本年|去年|上年|前年|明年)")
+RELATIVE_YEAR_RE = re.compile(NOT_AFTER_COMPARISON + "(" + "|".join(RELATIVE_YEARS) + ")")
 
 
 def anchor_relative_years(question: str, today: date) -> str:
