@@ -218,7 +218,8 @@ def bench_queries(index_dir: Path, model: str, count: int) -> str:
     """Warm-model latency of ask and of its parts over `count` questions."""
     from qa.assistant import Assistant
     from qa.question import analyse, resolve_follow_up
-    from qa.retrieve import BM25_WEIGHT, DENSE_WEIGHT, bm25_ranking, candidate_mask, dense_ranking, fuse, question_years
+    from qa.question import question_years
+    from qa.retrieve import BM25_WEIGHT, DENSE_WEIGHT, bm25_ranking, candidate_mask, dense_ranking, fuse
     from qa.synonyms import expand
 
     assistant = Assistant.open(index_dir, model=model, progress=False)

@@ -31,7 +31,8 @@ def ranks(index, embedder, qa_set: Path) -> list[tuple[str, list[int], list[int]
     """For each answerable question: its source (squashed) and the dense and BM25 rankings (top 50)."""
     from qa.question import resolve_follow_up
     from qa.evaluate import load_qa_set, squash
-    from qa.retrieve import bm25_ranking, candidate_mask, dense_ranking, question_years
+    from qa.question import question_years
+    from qa.retrieve import bm25_ranking, candidate_mask, dense_ranking
     from qa.synonyms import expand
 
     found = []

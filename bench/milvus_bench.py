@@ -70,7 +70,8 @@ def bench_corpus(source_dir: Path, work: Path, count: int) -> tuple[list[list], 
     from qa.embed import load_embedder
     from qa.milvus import parse_target
     from qa.milvus_update import update_milvus
-    from qa.retrieve import question_years, retrieve
+    from qa.question import question_years
+    from qa.retrieve import retrieve
     from qa.store import BulletinIndex, recorded_corpus, update_index
 
     embedder = load_embedder(None, progress=False)

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from qa.cues import QUESTION_PLAN_RE, RELATIVE_YEARS
-from qa.retrieve import anchor_relative_years, question_years
+from qa.cues import NOT_AFTER_COMPARISON, QUESTION_PLAN_RE, RELATIVE_YEARS
+from qa.parse import YEAR_RE, to_int
 from qa.synonyms import expand
 from qa.tokens import normalise, tokenize
 
@@ -48,6 +48,24 @@ ORIGINAL_CUES = re.compile(r"原来|原先|以前|之前|起初|最初|从多少
 # A change asked (增减了多少, 变化) is answered by the figure after its direction word (下降6.9%).
 CHANGE_CUES = re.compile(r"增减|变化|变动|涨跌|增长|下降|上涨|提高|降低")
 READING_KINDS = ("what", "who", "when")
+
+
+def question_years(question: str) -> list[str]:
+    """Years a question asks about explicitly ('2023年城镇新增就业…' → ['2023'])."""
+    return [str(to_int(match.group(1))) for match in YEAR_RE.finditer(question)]
+
+
+# Relative years in a question count from the day it is asked. Not after 比/较/同: '比去年增长多少' compares.
+RELATIVE_YEAR_RE = re.compile(NOT_AFTER_COMPARISON + "(" + "|".join(RELATIVE_YEARS) + ")")
+
+
+def anchor_relative_years(question: str, today: date) -> str:
+    """Name the year a relative word means: '去年城镇新增就业多少人？' asked in 2026 → '2025年城镇新增就业多少人？'.
+
+    A question that names a year already keeps its own words ('2024年比去年…' compares with the year before)."""
+    if question_years(question):
+        return question
+    return RELATIVE_YEAR_RE.sub(lambda match: f"{today.year + RELATIVE_YEARS[match.group(1)]}年", question)
 
 
 @dataclass

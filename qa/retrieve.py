@@ -9,11 +9,10 @@ from datetime import date
 import numpy as np
 
 from qa.chunk import Chunk
-from qa.cues import NOT_AFTER_COMPARISON, RELATIVE_YEARS
 from qa.embed import Embedder
 from qa.errors import FilterError
 from qa.identity import AREA_WORDS
-from qa.parse import YEAR_RE, to_int
+from qa.question import question_years
 from qa.store import BulletinIndex
 from qa.tokens import tokenize
 
@@ -93,24 +92,6 @@ class Hit:
     score: float
     dense_rank: int | None
     bm25_rank: int | None
-
-
-def question_years(question: str) -> list[str]:
-    """Years a question asks about explicitly ('2023年城镇新增就业…' → ['2023'])."""
-    return [str(to_int(match.group(1))) for match in YEAR_RE.finditer(question)]
-
-
-# Relative years in a question count from the day it is asked. Not after 比/较/同: '比去年增长多少' compares.
-RELATIVE_YEAR_RE = re.compile(NOT_AFTER_COMPARISON + "(" + "|".join(RELATIVE_YEARS) + ")")
-
-
-def anchor_relative_years(question: str, today: date) -> str:
-    """Name the year a relative word means: '去年城镇新增就业多少人？' asked in 2026 → '2025年城镇新增就业多少人？'.
-
-    A question that names a year already keeps its own words ('2024年比去年…' compares with the year before)."""
-    if question_years(question):
-        return question
-    return RELATIVE_YEAR_RE.sub(lambda match: f"{today.year + RELATIVE_YEARS[match.group(1)]}年", question)
 
 
 # A place a question opens with (or names after 在): a name ending like a place (省, 市, 县, 自治州, 地区, 盟…).
