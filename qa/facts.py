@@ -19,24 +19,28 @@ from qa.chunk import Chunk
 from qa.cues import (CHANGE_BEFORE_RE, COMPARED_FIGURE_RE, HOLD_WORDS_RE, LISTED_BEFORE_RE, NOT_AFTER_COMPARISON,
                      PAST_YEAR_CUES, PLAN_WORDS_RE, THIS_YEAR_CUES, bound_after)
 from qa.figures import SCALES, clause_spans, parse_figures, sentence_spans
-from qa.lists import parallel_list, spread, suffix_by_longest, suffix_by_width
+from qa.lists import parallel_list, spread, suffix_by_longest, suffix_by_shape
 from qa.parse import Bulletin, Paragraph
 from qa.synonyms import expand
 from qa.tokens import normalise
 
-# 11: a sentence's year word after 比/较/同/于 is a comparison base, 上年 counts otherwise (cue words from qa.cues); 10: list members named by the list's shape (qa/lists.py), no 党组织 case; 9: no seed verbs stripped from an indicator's start (建成区绿化覆盖率 stays whole); 8: 要从 marks a plan; 7: plan words and report verbs (首次跃上) end no indicator; 6: kinds by figure_kind (a bound right after the figure; 控制在 is a plan only ahead; 比上年… is a change), the
+# 12: a year opening or compared at the end of an indicator is dropped (１９５５年全国工业总产值 → 全国工业总产值), a
+# list's members end alike (高技术制造业、装备制造业增加值) and 和 may join words inside a member; 11: a sentence's year word after 比/较/同/于 is a comparison base, 上年 counts otherwise (cue words from qa.cues); 10: list members named by the list's shape (qa/lists.py), no 党组织 case; 9: no seed verbs stripped from an indicator's start (建成区绿化覆盖率 stays whole); 8: 要从 marks a plan; 7: plan words and report verbs (首次跃上) end no indicator; 6: kinds by figure_kind (a bound right after the figure; 控制在 is a plan only ahead; 比上年… is a change), the
 # first time word decides a sentence's period; 5: 以上/左右/以内 only right after a figure; 4: thousands commas
-FACTS_VERSION = 11
+FACTS_VERSION = 12
 KINDS = ("count", "percent", "change", "target")  # what Fact.kind may be
 
+# A year that opens the phrase is when, not what: "１９５５年全国工业总产值" is 全国工业总产值 of 1955 (the period says
+# so), "2013年以来新增的…" is 新增的….
+YEAR_WORD = r"(?:[0-9０-９]{4}|[一二三四五六七八九〇零○]{4})\s*年(?:底|末|初|度|以来)?"
 # Verbs and fillers between an indicator and its figure: "国内生产总值超过126万亿元" → 国内生产总值.
 TRAILING = re.compile(
     r"(达到|达|超过|突破|为|是|增长|下降|提高到|提高至|提高|提升至|提升到|提升|降至|降到|降低|控制在|拟按|安排|完成|实现|"
     r"新增|累计|平均为|平均|约|近|共|了|比上年|同比|较上年|分别为|分别|由|从|至|到|增加|减少|上涨|回落到|回落|涨幅|"
     r"保持在|保持|在|以上|左右|全年|总计|合计|之间|等|已|年均|超|逾|多|预期|拟|计划|力争|"
-    r"首次|再次|连续|稳定在|稳定|跃上|迈上|站上)+$"
+    r"首次|再次|连续|稳定在|稳定|跃上|迈上|站上|又?比[较較]?" + YEAR_WORD + ")+$"
 )
-LEADING = re.compile(r"^(推动|推进|实现|完成|其中|全年|一年来|今年|去年|同时|此外|并|和|及|与|、|，)+")
+LEADING = re.compile(r"^(" + YEAR_WORD + r"|推动|推进|实现|完成|其中|全年|一年来|今年|去年|同时|此外|并|和|及|与|、|，)+")
 
 
 @dataclass(frozen=True)
@@ -216,7 +220,7 @@ def _list_members(clause: str) -> dict[int, str]:
     names[-1] = TRAILING.sub("", names[-1])  # a verb the list pattern does not know (稳定在)
     if not all(names):
         return {}
-    full = spread(names, suffix_by_width(names) or suffix_by_longest(names))
+    full = spread(names, suffix_by_shape(names) or suffix_by_longest(names))
     return dict(zip(listed.figure_starts, full))
 
 

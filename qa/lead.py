@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from qa.figures import parse_figures
-from qa.lists import parallel_list, spread, suffix_by_width
+from qa.lists import parallel_list, spread, suffix_by_shape
 from qa.question import AMOUNT_CUES, CHANGE_CUES, ORIGINAL_CUES, RATE_CUES, Question
 from qa.synonyms import expand
 from qa.tokens import normalise
@@ -149,7 +149,7 @@ def resolve_list_member(question: Question, clause: str, coverage) -> tuple[str,
     names, figures = listed.names, listed.figures
     asked = normalise(question.text).replace("的", "")
     last = names[-1]
-    tail = suffix_by_width(names) or next(
+    tail = suffix_by_shape(names) or next(
         (last[cut:] for cut in range(1, len(last) - 1) if last[cut:].replace("的", "") in asked), "")
     full = spread(names, tail)
     said = [i for i, name in enumerate(full) if normalise(name).replace("的", "") in asked]

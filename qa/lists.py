@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 # Members and figures alike are separated by 、 or joined by 和/及/与 (第一、二、三产业…分别为 a、b 和 c).
 LIST_SEPARATOR_RE = re.compile(r"\s*(?:、|和|及|与)\s*")
+NAME_SEPARATOR_RE = re.compile(r"\s*、\s*")
 LIST_FIGURES_RE = re.compile(r"((?:\d+(?:\.\d+)?\s*%?\s*(?:、|和|及|与)\s*)+\d+(?:\.\d+)?\s*%?)")
 # The verb between the names and their figures.
 LIST_VERB_RE = re.compile(r"(提升至|提高到|提高至|达到|达|分别为|分别是|分别达|增至|降至|为)\s*$")
@@ -35,21 +36,43 @@ def parallel_list(clause: str) -> ParallelList | None:
     figures = [(found.start(1) + m.start(), m.group().strip()) for m in FIGURE_RE.finditer(found.group(1))]
     head = clause[:found.start()]
     verb = LIST_VERB_RE.search(head)
-    names = [name for name in LIST_SEPARATOR_RE.split(head[:verb.start()] if verb else head) if name]
-    if len(names) != len(figures) or len(names) < 2:
-        return None
-    return ParallelList(tuple(names), tuple(text for _, text in figures), tuple(start for start, _ in figures))
+    subject = head[:verb.start()] if verb else head
+    # 、 separates members; 和/及/与 may too ("a、b和c"), or join words inside one member ("信息传输软件和信息技术
+    # 服务业、租赁和商务服务业"): the split that pairs with the figures is the one meant, 、 alone first.
+    for separator in (NAME_SEPARATOR_RE, LIST_SEPARATOR_RE):
+        names = [name for name in separator.split(subject) if name]
+        if len(names) == len(figures) >= 2:
+            return ParallelList(tuple(names), tuple(text for _, text in figures), tuple(start for start, _ in figures))
+    return None
 
 
-def suffix_by_width(names: tuple[str, ...] | list[str]) -> str:
-    """The shared suffix when the members are all of one width: what the last name has beyond that width
-    ('第一产业、第二产业、第三产业增加值…'). The first member may carry a prefix written once ('第一、二、三产业…':
-    the middle members say the width). Else ''."""
-    for others in (names[:-1], names[1:-1]):
-        widths = {len(name) for name in others}
-        if len(widths) == 1 and len(names[-1]) > min(widths) + 1:
-            return names[-1][min(widths):]
+def suffix_by_shape(names: tuple[str, ...] | list[str]) -> str:
+    """The suffix the last name shares with the list, from the list's shape alone ('' when the shape does not say):
+
+    - the other members end alike and the last name does too, part way: the rest is shared ('高技术制造业、装备
+      制造业增加值' → 增加值; '城市学校、农村学校团组织覆盖率' → 团组织覆盖率);
+    - else the other members are all of one width: what the last name has beyond it ('城镇、农村居民人均可支配收入');
+      the first member may carry a prefix written once ('第一、二、三产业…': the middle members say the width)."""
+    others, last = names[:-1], names[-1]
+    ending = _common_ending(others)
+    for size in range(len(ending), 1, -1):  # the longest end of theirs that the last name has part way
+        cut = last.find(ending[-size:])
+        if 0 < cut and cut + size < len(last):
+            return last[cut + size:]
+    for group in (others, names[1:-1]):
+        widths = {len(name) for name in group}
+        if len(widths) == 1 and len(last) > min(widths) + 1:
+            return last[min(widths):]
     return ""
+
+
+def _common_ending(names) -> str:
+    """The longest ending every name has ('高技术制造业', '制造业' → '制造业')."""
+    ending = names[0] if names else ""
+    for name in names[1:]:
+        while ending and not name.endswith(ending):
+            ending = ending[1:]
+    return ending
 
 
 def ordinal_prefix(names: list[str]) -> list[str]:

@@ -1,11 +1,12 @@
 """Parallel lists (qa/lists.py): the suffix written once after the last member spreads over every member, found
-from the list's shape, the same for the fact table (no question) and the answers. Lists from four sources: the
-seed bulletin, the issue's school example, two statistical bulletins' sector shares."""
+from the list's shape, the same for the fact table (no question) and the answers. Lists from five sources: the
+seed bulletin, the issue's school example, two statistical bulletins' sector shares, the 2025 government work
+report."""
 
 import pytest
 
 from qa.facts import _list_members
-from qa.lists import parallel_list, spread, suffix_by_longest, suffix_by_width
+from qa.lists import parallel_list, spread, suffix_by_longest, suffix_by_shape
 
 PARTY_LIST = "园区、重点非公企业、社会组织、行业协会商会党组织覆盖率提升至 92.5%、87%、94%、91%"  # seed bulletin
 SCHOOL_LIST = "城市学校、农村学校团组织覆盖率提升至92.5%、87%"  # issue #12
@@ -30,9 +31,13 @@ def test_no_parallel_list(clause):
 
 
 def test_suffix_rules():
-    assert suffix_by_width(["城市学校", "农村学校团组织覆盖率"]) == "团组织覆盖率"
-    assert suffix_by_width(["第一", "二", "三产业增加值"]) == "产业增加值"  # the middle members say the width
-    assert suffix_by_width(["园区", "重点非公企业", "社会组织", "行业协会商会党组织覆盖率"]) == ""
+    # the others end alike, and so does the last name part way
+    assert suffix_by_shape(["城市学校", "农村学校团组织覆盖率"]) == "团组织覆盖率"
+    assert suffix_by_shape(["高技术制造业", "装备制造业增加值"]) == "增加值"  # 6 and 5 characters: width would cut 加值
+    # else one width: of the others, or of the middle members when the first carries a prefix (第)
+    assert suffix_by_shape(["城镇", "农村居民人均可支配收入"]) == "居民人均可支配收入"
+    assert suffix_by_shape(["第一", "二", "三产业增加值"]) == "产业增加值"
+    assert suffix_by_shape(["园区", "重点非公企业", "社会组织", "行业协会商会党组织覆盖率"]) == ""
     assert suffix_by_longest(["园区", "重点非公企业", "社会组织", "行业协会商会党组织覆盖率"]) == "党组织覆盖率"
     assert spread(["城市学校", "农村学校团组织覆盖率"], "团组织覆盖率") == ["城市学校团组织覆盖率", "农村学校团组织覆盖率"]
     assert spread(["第一", "二", "三产业"], "产业") == ["第一产业", "第二产业", "第三产业"]  # 第 is written once too
@@ -44,6 +49,11 @@ def test_suffix_rules():
     (SECTOR_ORDINALS, [f"第{n}产业增加值占地区生产总值的比重" for n in "一二三"]),
     (SECTOR_FULL, [f"第{n}产业增加值占生产总值的比重" for n in "一二三"]),
     ("推动小学、初中和高中入学率稳定在99%、98%和95%", ["小学入学率", "初中入学率", "高中入学率"]),
+    # the 2025 government work report: 和 inside a member, members of different widths
+    ("信息传输软件和信息技术服务业、租赁和商务服务业增加值分别增长10.9%、10.4%",
+     ["信息传输软件和信息技术服务业增加值", "租赁和商务服务业增加值"]),
+    ("高技术制造业、装备制造业增加值分别增长8.9%、7.7%", ["高技术制造业增加值", "装备制造业增加值"]),
+    ("城镇、农村居民人均可支配收入分别增长5.0%、6.6%", ["城镇居民人均可支配收入", "农村居民人均可支配收入"]),
 ])
 def test_fact_table_names_every_member(clause, expected):
     """The fact table has no question to say the suffix: it is found from the list's shape alone."""
