@@ -163,9 +163,9 @@ class Composer:
             return None
         first, unit, second = float(pair.group(1)), pair.group(2), float(pair.group(3))
         difference = round(abs(second - first), 6)
-        shown = _plain(difference)
+        shown = _number_text(difference)
         unit = "个百分点" if unit == "%" else unit
-        return f"{shown} {unit}", f"（计算：{_plain(max(first, second))} − {_plain(min(first, second))} = {shown} {unit}）"
+        return f"{shown} {unit}", f"（计算：{_number_text(max(first, second))} − {_number_text(min(first, second))} = {shown} {unit}）"
 
     def entity(self, question: Question, clause: str, sentence: str, chunk: Chunk) -> str | None:
         """For 'which/what/who' questions: a quoted name or tag in the answering clause (else its sentence),
@@ -217,5 +217,6 @@ class Composer:
                         label)
 
 
-def _plain(value: float) -> str:
+def _number_text(value: float) -> str:
+    """A computed number as the answer writes it: 13, not 13.0."""
     return str(int(value)) if float(value).is_integer() else str(value)
