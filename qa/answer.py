@@ -23,7 +23,7 @@ import numpy as np
 from qa.chunk import Chunk
 from qa.errors import BulletinQAError
 from qa.cues import COMPARISON_BASE_RE, QUESTION_PLAN_RE, bound_after
-from qa.evidence import TIME_TEXT_RE, SentenceEvidence, features, load_scorer
+from qa.evidence import TIME_TEXT_RE, SentenceEvidence, features, load_scorer, merge_enclosed
 from qa.identity import AREA_WORDS, GENERIC_PLACES
 from qa.figures import (
     LEAD_DASH,
@@ -582,11 +582,17 @@ class Reader:
         evidence = []
         for candidate, text, cosine in zip(chosen, texts, cosines):
             chunk, bulletin = candidate["chunk"], candidate["bulletin"]
+            paragraph = bulletin.paragraphs[chunk.paragraph]
+            before = [(s, e) for s, e in merge_enclosed(bulletin.clean_text, sentence_spans(
+                bulletin.clean_text, paragraph.start, paragraph.end)) if e <= candidate["sentence"][0]]
+            previous = bulletin.clean_text[before[-1][0]:before[-1][1]] if before else ""
             evidence.append(SentenceEvidence(
                 lexical=candidate["score"] - candidate["reorder"], coverage=self.coverage(question, text),
                 cosine=cosine, rank=candidate["rank"],
                 top_paragraph=top is not None and (chunk.file, chunk.paragraph) == (top.file, top.paragraph),
-                opens=candidate["sentence"][0] == bulletin.paragraphs[chunk.paragraph].start, text=text))
+                opens=candidate["sentence"][0] == paragraph.start, text=text, previous=previous,
+                previous_coverage=self.coverage(question, previous) if previous else 0.0,
+                joint_coverage=self.coverage(question, f"{previous}{text}")))
         return chosen, evidence
 
     def _by_evidence(self, question: Question, candidates: list[dict], hits: list[Hit],
@@ -602,14 +608,14 @@ class Reader:
         if len(chosen) < 1 or evidence[0].cosine is None:
             return candidates, False
         scorer = load_scorer() if self.sentence_scoring == "learned" else None
-        if scorer is not None:
-            scores = [scorer.probability(row) for row in features(question.text, evidence)]
-            evident = max(scores) >= scorer.threshold
+        if scorer is not None:  # the scorer's choice, and its gate on the chosen sentence
+            index, probability = scorer.judge(features(question.text, evidence))
+            evident = probability >= scorer.threshold
         else:  # meaning as one hand-weighted signal beside the lexical score
             best_cosine = max(e.cosine for e in evidence)
             scores = [e.lexical + READING_SEMANTIC_WEIGHT * (e.cosine - best_cosine) for e in evidence]
-            evident = False
-        best = chosen[max(range(len(chosen)), key=lambda i: scores[i])]
+            index, evident = max(range(len(chosen)), key=lambda i: scores[i]), False
+        best = chosen[index]
         return [best] + [c for c in candidates if c is not best], evident
 
     def _by_meaning(self, question: Question, candidates: list[dict],
@@ -799,8 +805,8 @@ class Reader:
             # Masthead or footer: each line is a quote of its own (第 8 期; 责任编辑：柴亚文).
             return [(p.start, p.end) for p in bulletin.paragraphs
                     if p.kind == chunk.kind and chunk.start <= p.start < chunk.end]
-        return [(s, e) for s, e in sentence_spans(bulletin.clean_text, paragraph.start, paragraph.end)
-                if e > chunk.start and s < chunk.end]
+        spans = merge_enclosed(bulletin.clean_text, sentence_spans(bulletin.clean_text, paragraph.start, paragraph.end))
+        return [(s, e) for s, e in spans if e > chunk.start and s < chunk.end]
 
     def _build_cell(self, best: dict) -> Answer:
         """A table-cell answer: the row as the quote, the header row and the caption cited after it."""
