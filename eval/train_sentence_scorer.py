@@ -170,8 +170,16 @@ def fit_choice(groups: list[tuple[np.ndarray, np.ndarray]], l2: float = 1.0, ste
     """A conditional logit (softmax over one question's candidate sentences, no bias): maximise the probability
     of the candidates that hold the answer, with an L2 penalty; Newton's method with the softmax's covariance as
     the Hessian (deterministic)."""
+    def loss(theta):
+        total = 0.5 * l2 * theta @ theta
+        for x, positive in groups:
+            z = x @ theta
+            total += np.logaddexp.reduce(z) - np.logaddexp.reduce(z[positive])
+        return total
+
     width = groups[0][0].shape[1]
     theta = np.zeros(width)
+    current = loss(theta)
     for _ in range(steps):
         gradient, hessian = l2 * theta, l2 * np.eye(width)
         for x, positive in groups:
@@ -184,7 +192,12 @@ def fit_choice(groups: list[tuple[np.ndarray, np.ndarray]], l2: float = 1.0, ste
             mean = p @ x
             hessian += (x * p[:, None]).T @ x - np.outer(mean, mean)
         step = np.linalg.solve(hessian, gradient)
-        theta -= step
+        for _ in range(30):  # the covariance is not the exact Hessian: halve a step that does not lower the loss
+            trial = loss(theta - step)
+            if trial <= current:
+                break
+            step /= 2
+        theta, current = theta - step, trial
         if np.max(np.abs(step)) < 1e-8:
             break
     return theta
