@@ -10,7 +10,7 @@ from datetime import date
 
 import numpy as np
 
-from qa.candidates import ANSWER_THRESHOLD, Candidate, ClauseScorer
+from qa.candidates import ANSWER_THRESHOLD, Candidate, ClauseScorer, previous_sentence
 from qa.compose import Composer
 from qa.errors import BulletinQAError
 from qa.evidence import SentenceEvidence, features, load_scorer
@@ -166,11 +166,14 @@ class Answerer:
         evidence = []
         for candidate, text, cosine in zip(chosen, texts, cosines):
             chunk, bulletin = candidate.chunk, candidate.bulletin
+            previous = previous_sentence(bulletin, chunk, candidate.sentence[0])  # zero anaphora: its topic
             evidence.append(SentenceEvidence(
                 lexical=candidate.lexical, coverage=self.scorer.coverage(question, text),
                 cosine=cosine, rank=candidate.rank,
                 top_paragraph=top is not None and (chunk.file, chunk.paragraph) == (top.file, top.paragraph),
-                opens=candidate.sentence[0] == bulletin.paragraphs[chunk.paragraph].start, text=text))
+                opens=candidate.sentence[0] == bulletin.paragraphs[chunk.paragraph].start, text=text,
+                previous=previous, previous_coverage=self.scorer.coverage(question, previous) if previous else 0.0,
+                joint_coverage=self.scorer.coverage(question, f"{previous}{text}")))
         return chosen, evidence
 
     def _by_evidence(self, question: Question, candidates: list[Candidate], hits: list[Hit],
@@ -186,12 +189,12 @@ class Answerer:
         if len(chosen) < 1 or evidence[0].cosine is None:
             return candidates, False
         scorer = load_scorer() if self.sentence_scoring == "learned" else None
-        if scorer is not None:
-            scores = [scorer.probability(row) for row in features(question.text, evidence)]
-            evident = max(scores) >= scorer.threshold
+        if scorer is not None:  # the scorer's choice, and its gate on the chosen sentence
+            index, probability = scorer.judge(features(question.text, evidence))
+            evident = probability >= scorer.threshold
         else:  # meaning as one hand-weighted signal beside the lexical score
             best_cosine = max(e.cosine for e in evidence)
             scores = [e.lexical + READING_SEMANTIC_WEIGHT * (e.cosine - best_cosine) for e in evidence]
-            evident = False
-        best = chosen[max(range(len(chosen)), key=lambda i: scores[i])]
+            index, evident = max(range(len(chosen)), key=lambda i: scores[i]), False
+        best = chosen[index]
         return [best] + [c for c in candidates if c is not best], evident

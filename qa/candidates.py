@@ -14,7 +14,7 @@ import numpy as np
 from qa.cells import CellCandidate, score_cells, table_of
 from qa.chunk import Chunk
 from qa.cues import COMPARISON_BASE_RE
-from qa.evidence import TIME_TEXT_RE
+from qa.evidence import TIME_TEXT_RE, merge_enclosed
 from qa.figures import CN_FIGURE_RE, DATE_TEXT_RE, clause_spans, parse_figures, sentence_spans
 from qa.identity import AREA_WORDS, GENERIC_PLACES
 from qa.lead import (FROM_TO_RE, UNIT_GROUPS, figure_nouns, mostly_named_in, named_in, names_a_year_or_note,
@@ -262,8 +262,8 @@ class ClauseScorer:
             # Masthead or footer: each line is a quote of its own (第 8 期; 责任编辑：柴亚文).
             return [(p.start, p.end) for p in bulletin.paragraphs
                     if p.kind == chunk.kind and chunk.start <= p.start < chunk.end]
-        return [(s, e) for s, e in sentence_spans(bulletin.clean_text, paragraph.start, paragraph.end)
-                if e > chunk.start and s < chunk.end]
+        spans = merge_enclosed(bulletin.clean_text, sentence_spans(bulletin.clean_text, paragraph.start, paragraph.end))
+        return [(s, e) for s, e in spans if e > chunk.start and s < chunk.end]
 
     def by_meaning(self, question: Question, candidates: list[Candidate],
                     query_vector: np.ndarray | None = None) -> list[Candidate]:
@@ -302,6 +302,14 @@ class ClauseScorer:
 def token_set(text: str) -> frozenset[str]:
     """The BM25 tokens of a text, cached: the same sentences are matched against many questions."""
     return frozenset(tokenize(text))
+
+
+def previous_sentence(bulletin: Bulletin, chunk: Chunk, start: int) -> str:
+    """The sentence before the one starting at `start` in the chunk's paragraph ('' for the first)."""
+    paragraph = bulletin.paragraphs[chunk.paragraph]
+    spans = merge_enclosed(bulletin.clean_text, sentence_spans(bulletin.clean_text, paragraph.start, paragraph.end))
+    before = [(s, e) for s, e in spans if e <= start]
+    return bulletin.clean_text[before[-1][0]:before[-1][1]] if before else ""
 
 
 def _rate_like(candidate: Candidate) -> bool:

@@ -6,9 +6,10 @@ says something more, of the kind asked (a time for 何时, a reason for 为什�
 
 - **lexical**: the clause score of `qa/candidates.py` (IDF-weighted coverage of the question's words);
 - **semantic**: the embedding model's cosine between the question and the sentence;
-- **learned**: a logistic regression over both and a few features of format (`FEATURES`), trained on DRCD
-  (traditional-Chinese Wikipedia, CC BY-SA 3.0) by `eval/train_sentence_scorer.py`; its weights ship in
-  `qa/sentence_scorer.json` (a few hundred bytes).
+- **learned**: two linear models over both and features of format and context (`FEATURES`: the answer types,
+  the previous sentence for a dropped subject, the words around the interrogative), trained on DRCD
+  (traditional-Chinese Wikipedia, CC BY-SA 3.0) by `eval/train_sentence_scorer.py`: a conditional logit chooses
+  the sentence, a logistic regression gates the answer; their weights ship in `qa/sentence_scorer.json` (2 KB).
 
 Pure functions over strings; nothing is loaded at import time.
 """
@@ -47,6 +48,7 @@ HOLDS_TYPE = {
 }
 QUESTION_PARTS_RE = re.compile(r"请问|是什么|什么|哪些|哪个|哪里|哪儿|哪|为什么|为何|如何|怎样|怎么|谁|多少|几|吗|呢|[？?，,。！!、\s]")
 CJK_PAIR_RE = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
+QUESTION_LEAD_RE = re.compile(r"^(?:请问|试问|问)[，,：:]?")
 
 # Feature names, in the order of the weights file.
 FEATURES = (
@@ -60,7 +62,106 @@ FEATURES = (
     "novelty",        # share of the sentence's character pairs the question does not say (it says more)
     "length",         # log of the sentence's length in characters
     "opens",          # 1 for the first sentence of its paragraph (definitions: 什么是…)
+    # Zero anaphora: Chinese prose names its topic once and drops it after, so the answering sentence may lack
+    # the question's subject, which the sentence before it holds.
+    "previous_coverage",  # coverage of the question by the previous sentence
+    "joint_coverage",     # coverage by the previous sentence and this one together
+    # Chinese asks in situ: the interrogative stands where the answer stands in the declarative sentence, so
+    # the words right around it in the question stand right around the answer in the sentence that holds it.
+    "slot_left",      # the two characters before the interrogative are in the sentence
+    "slot_right",     # a pair of the four characters after the interrogative phrase is in the sentence
+    "slot_both",      # both, the left before the right
+    "shared_run",     # longest run of the question's characters the sentence repeats, over the question's length
 )
+
+
+# Paired brackets and quotation marks: what they enclose is one unit (a title 《你好！》, an aside （…。）, a
+# quoted name or slogan “走啊！走啊！”), so a sentence does not end inside them. A long quotation is reported
+# speech, whose sentences are sentences: quotation marks hold one unit up to QUOTED_UNIT characters.
+OPENERS = {"《": "》", "「": "」", "『": "』", "“": "”", "（": "）", "(": ")", "〈": "〉"}
+QUOTATION_MARKS = "「『“"
+QUOTED_UNIT = 24
+
+
+def merge_enclosed(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join consecutive sentence spans (absolute, in order) where a sentence ends inside a pair of brackets or
+    quotation marks that closes in a later span: 《我的爱！》 or “走吧。回家。” is not cut at its ！ or 。. An opener
+    that never closes within the spans is ignored (a typo must not swallow the paragraph), and so is a quotation
+    longer than QUOTED_UNIT characters (speech)."""
+    if len(spans) < 2:
+        return spans
+    start, end = spans[0][0], spans[-1][1]
+    closes: dict[int, int] = {}  # opener position -> its closer's position
+    stack: list[tuple[str, int]] = []
+    closers = {close: open_ for open_, close in OPENERS.items()}
+    for i in range(start, end):
+        ch = text[i]
+        if ch in OPENERS and not (ch == "“" and stack and stack[-1][0] == "“"):
+            stack.append((ch, i))
+        elif ch in closers:
+            for depth in range(len(stack) - 1, -1, -1):
+                opener, at = stack[depth]
+                if opener == closers[ch]:
+                    if opener not in QUOTATION_MARKS or i - at - 1 <= QUOTED_UNIT:
+                        closes[at] = i
+                    del stack[depth:]
+                    break
+    merged = [spans[0]]
+    for s, e in spans[1:]:
+        prev_s, prev_e = merged[-1]
+        # the previous sentence ends inside a pair: an opener before its end whose closer lies past it
+        if any(prev_s <= o < prev_e and c >= prev_e for o, c in closes.items()):
+            merged[-1] = (prev_s, e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
+# Interrogative phrases, longest first; the phrase is the slot the answer fills.
+INTERROGATIVE_RE = re.compile(
+    r"为什么|为何|什么时候|什么时间|什么地方|什么原因|什么样的?|什么|哪一?[个位年天种些国部次座条家所项]|哪里|哪儿|哪些|"
+    r"哪一|哪|谁|(?:多少|几)[个名位次年岁人家种项条座所部届场本首集月号]?|何[时地处人种年故]?|怎么样?|如何|怎样")
+# Words next to the interrogative that are grammar, not content: a copula or particle (…是哪里, …的是谁).
+SLOT_GLUE = "是的了为在有被把"
+
+
+def answer_slot(question: str) -> tuple[str, list[str]]:
+    """The two CJK characters before the question's interrogative (its copula and particles left out) and the
+    character pairs of the four after it: '青石镇始建于什么时候' → ('建于', []), '首都是哪里呢' → ('首都', [])."""
+    text = QUESTION_LEAD_RE.sub("", normalise(question))
+    match = INTERROGATIVE_RE.search(text)
+    if not match:
+        return "", []
+    before = re.sub(r"[^\u4e00-\u9fff]", "", text[:match.start()]).rstrip(SLOT_GLUE)
+    after = re.sub(r"[^\u4e00-\u9fff]", "", text[match.end():]).lstrip(SLOT_GLUE)
+    after = re.sub(r"[吗呢呀啊]+$", "", after)[:4]
+    return before[-2:] if len(before) >= 2 else "", [after[i:i + 2] for i in range(max(len(after) - 1, 0))]
+
+
+def slot_evidence(slot: tuple[str, list[str]], sentence: str) -> tuple[float, float, float]:
+    """(left held, right held, both in order) for one sentence."""
+    left, rights = slot
+    text = normalise(sentence)
+    at_left = text.find(left) if left else -1
+    at_right = [text.find(pair) for pair in rights if pair in text]
+    in_order = at_left >= 0 and any(position > at_left for position in at_right)
+    return float(at_left >= 0), float(bool(at_right)), float(in_order)
+
+
+def shared_run(question: str, sentence: str) -> float:
+    """The longest run of characters the sentence shares with the question (its interrogatives and punctuation
+    left out), as a share of the question: a question is often a sentence of the text turned round."""
+    asked = re.sub(r"[^\u4e00-\u9fff0-9a-z]", "", QUESTION_PARTS_RE.sub("", normalise(question)))
+    text = normalise(sentence)
+    best, previous = 0, [0] * (len(text) + 1)
+    for ch in asked:
+        current = [0] * (len(text) + 1)
+        for j, other in enumerate(text):
+            if ch == other:
+                current[j + 1] = previous[j] + 1
+                best = max(best, current[j + 1])
+        previous = current
+    return best / len(asked) if asked else 0.0
 
 
 def asked_types(question: str) -> list[str]:
@@ -96,6 +197,9 @@ class SentenceEvidence:
     top_paragraph: bool
     opens: bool
     text: str
+    previous: str = ""  # the sentence before it in its paragraph ("" for the first): where a dropped subject is
+    previous_coverage: float = 0.0  # coverage of the question's words by the previous sentence
+    joint_coverage: float = 0.0  # … by the previous sentence and this one together
 
 
 def features(question: str, sentences: list[SentenceEvidence]) -> list[list[float]]:
@@ -106,6 +210,7 @@ def features(question: str, sentences: list[SentenceEvidence]) -> list[list[floa
     best_lexical = max(s.lexical for s in sentences)
     cosines = [s.cosine for s in sentences if s.cosine is not None]
     best_cosine = max(cosines) if cosines else 0.0
+    slot = answer_slot(question)
     rows = []
     for s in sentences:
         held = holds_types(s.text, kinds)
@@ -120,28 +225,51 @@ def features(question: str, sentences: list[SentenceEvidence]) -> list[list[floa
             novelty(question, s.text),
             math.log(1 + len(s.text)),
             float(s.opens),
+            s.previous_coverage,
+            s.joint_coverage,
+            *slot_evidence(slot, s.text),
+            shared_run(question, s.text),
         ])
     return rows
 
 
 @dataclass(frozen=True)
 class SentenceScorer:
-    """A logistic regression over `FEATURES`: the probability that a sentence holds the answer."""
+    """Two linear models over the standardised `FEATURES`: a choice among a question's sentences (a conditional
+    logit, trained on which of the candidates holds the answer) and a gate (a logistic regression: the
+    probability that a sentence holds the answer, which decides whether to answer at all)."""
 
-    weights: tuple[float, ...]
+    weights: tuple[float, ...]  # the gate's logistic regression
     bias: float
     mean: tuple[float, ...]
     scale: tuple[float, ...]
-    threshold: float  # answer a reading question when its best sentence is at least this probable
+    threshold: float  # answer a reading question when its chosen sentence is at least this probable
+    choice: tuple[float, ...] = ()  # the choice's weights; () chooses by the gate's probability
+
+    def _standard(self, row: list[float]) -> list[float]:
+        return [(x - m) / s for x, m, s in zip(row, self.mean, self.scale)]
 
     def probability(self, row: list[float]) -> float:
         """P(the sentence holds the answer) for one feature row."""
-        z = self.bias + sum(w * (x - m) / s for w, x, m, s in zip(self.weights, row, self.mean, self.scale))
+        z = self.bias + sum(w * x for w, x in zip(self.weights, self._standard(row)))
         return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+
+    def preference(self, row: list[float]) -> float:
+        """How strongly the choice prefers this sentence over the question's other candidates (a logit)."""
+        if not self.choice:
+            return self.probability(row)
+        return sum(w * x for w, x in zip(self.choice, self._standard(row)))
+
+    def judge(self, rows: list[list[float]]) -> tuple[int, float]:
+        """The chosen sentence (its index in rows) and the gate's probability that it holds the answer."""
+        scores = [self.preference(row) for row in rows]
+        best = max(range(len(rows)), key=lambda i: scores[i])
+        return best, self.probability(rows[best])
 
     def to_json(self) -> dict:
         return {"features": list(FEATURES), "weights": list(self.weights), "bias": self.bias,
-                "mean": list(self.mean), "scale": list(self.scale), "threshold": self.threshold}
+                "mean": list(self.mean), "scale": list(self.scale), "threshold": self.threshold,
+                "choice": list(self.choice)}
 
 
 @lru_cache(maxsize=4)
@@ -153,4 +281,4 @@ def load_scorer(path: Path = WEIGHTS_FILE) -> SentenceScorer | None:
     if tuple(data.get("features", ())) != FEATURES:
         return None
     return SentenceScorer(tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]), tuple(data["scale"]),
-                          float(data["threshold"]))
+                          float(data["threshold"]), tuple(data.get("choice", ())))
