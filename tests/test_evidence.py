@@ -16,7 +16,7 @@ from qa.question import analyse
 from qa.embed import HashEmbedder
 from qa.evidence import (FEATURES, WEIGHTS_FILE, SentenceEvidence, SentenceScorer, asked_types, features,
                          holds_types, load_scorer, novelty)
-from qa.store import update_index
+from qa.update import update_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"

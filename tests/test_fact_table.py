@@ -1,4 +1,4 @@
-"""The grouped fact table (qa.store.FactTable) finds exactly what a scan of every fact finds."""
+"""The grouped fact table (qa.facts.FactTable) finds exactly what a scan of every fact finds."""
 
 import json
 import shutil
@@ -6,7 +6,8 @@ from pathlib import Path
 
 from qa.embed import HashEmbedder
 from qa.facts import find_facts
-from qa.store import FactTable, update_index
+from qa.facts import FactTable
+from qa.update import update_index
 from qa.trend import asked_indicator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,8 @@ from qa.assistant import Assistant
 from qa.guard import check_figures
 from qa.embed import HashEmbedder
 from qa.facts import find_facts, indicator_similarity, read_facts
-from qa.store import current_generation, update_index
+from qa.generations import current_generation
+from qa.update import update_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"

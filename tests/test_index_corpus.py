@@ -12,7 +12,10 @@ import pytest
 
 from qa.embed import HashEmbedder
 from qa.errors import CorpusMismatchError
-from qa.store import BulletinIndex, current_generation, recorded_corpus, update_index
+from qa.corpus import recorded_corpus
+from qa.generations import current_generation
+from qa.store import BulletinIndex
+from qa.update import update_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"

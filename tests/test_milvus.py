@@ -22,7 +22,7 @@ from qa.evaluate import evaluate_set
 from qa.milvus import MilvusIndex, connect, disconnect, parse_target, read_manifest
 from qa.milvus_update import update_milvus
 from qa.retrieve import Filters, candidate_mask, dense_ranking, question_places, question_years, retrieve
-from qa.store import update_index
+from qa.update import update_index
 
 from data_files import copy_gov_reports, seed_corpus
 
