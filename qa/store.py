@@ -292,14 +292,14 @@ class BulletinIndex:
         with open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
             for chunk in self.chunks:  # vars(): Chunk's fields are plain values, same JSON as asdict, 3× faster
                 out.write(json.dumps(vars(chunk), ensure_ascii=False) + "\n")
-        write_json(folder / "bulletins.json", {f: bulletin_to_dict(b) for f, b in self.bulletins.items()})
+        _write_json(folder / "bulletins.json", {f: bulletin_to_dict(b) for f, b in self.bulletins.items()})
         faiss.write_index(self.dense, str(folder / "dense.faiss"))
         self.bm25.save(str(folder / "bm25"), show_progress=False)
         save_counts(self.bm25, folder)
         write_facts(folder / "facts.sqlite", self.facts())
         (folder / TEXT_FREQUENCY_FILE).write_text(  # compact: ~100k tokens, read on every open
             json.dumps(self.text_frequency(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        write_json(folder / "manifest.json", self.manifest(index_dir))
+        _write_json(folder / "manifest.json", self.manifest(index_dir))
 
     @classmethod
     def load(cls, index_dir: Path, embedder: Embedder | None = None, check_versions: bool = True) -> "BulletinIndex":
@@ -385,6 +385,6 @@ def check_backend(built: dict, embedder: Embedder, index_dir: Path, how: str) ->
             f"{built_with}), or embed it again for {used}: {how.removeprefix('rebuild it with: ')} --backend {used}")
 
 
-def write_json(path: Path, data: object) -> None:
+def _write_json(path: Path, data: object) -> None:
     """Write data as indented UTF-8 JSON (Chinese kept as it is)."""
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
