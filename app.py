@@ -304,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     """Open the index (updated from the corpus it records), then serve the chat. On first start the default
     index/ is built in the background while the chat answers by BM25 over the parsed corpus. Another index folder
     that holds no index is an error: it is built with `bulletin-qa index`."""
-    from qa.store import corpus_to_update, has_index
+    from qa.corpus import corpus_to_update
+    from qa.generations import has_index
 
     args = build_parser().parse_args(argv)
     index = resolve_path(args.index)

@@ -74,7 +74,7 @@ def machine() -> str:
 def step_build(corpus: str, index: str, model: str, rebuild: bool) -> dict:
     """Build or update an index; report time, chunks and peak RSS."""
     from qa.embed import load_embedder
-    from qa.store import update_index
+    from qa.update import update_index
 
     embedder = load_embedder(model, progress=False)
     embedder.embed_documents(["预热"])  # model load and first-call costs are not indexing
@@ -267,8 +267,10 @@ def synthetic_index(source_dir: Path, target: int, model: str):
     real vectors plus small noise (so the dense part keeps the structure of real embeddings)."""
     from dataclasses import replace
 
+    from qa.dense import build_dense_index
     from qa.embed import load_embedder
     from qa.store import BulletinIndex
+    from qa.update import chunk_bm25
 
     embedder = load_embedder(model, progress=False)
     base = BulletinIndex.load(source_dir, embedder)
@@ -285,7 +287,8 @@ def synthetic_index(source_dir: Path, target: int, model: str):
         blocks.append(noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
     chunks, all_vectors = chunks[:target], np.vstack(blocks)[:target]
     started = time.perf_counter()
-    index = BulletinIndex(chunks, bulletins, {}, all_vectors, base.model)
+    index = BulletinIndex(chunks, bulletins, {}, base.model, build_dense_index(all_vectors, base.model["dimension"]),
+                          chunk_bm25(chunks))
     return index, embedder, time.perf_counter() - started
 
 
@@ -382,7 +385,7 @@ def bench_faiss(sizes: list[int], real: np.ndarray | None = None, queries: int =
             rows.append([f"{size} {kind}", label, f"{build:.1f}", f"{recall(found, truth):.3f}", f"{latency:.2f}",
                          f"{size * dimension * code_bytes / 2**20:.0f}"])
             del sq
-        # What qa/store.py uses between FLAT_LIMIT and EXACT_LIMIT: fp16 codes scanned exhaustively, then the
+        # What qa/dense.py uses between FLAT_LIMIT and EXACT_LIMIT: fp16 codes scanned exhaustively, then the
         # best 2·k re-scored with the float vectors: the exact top k whenever the true top k is among the 2·k
         # best by the codes. Also checked at the app's depth (50).
         refined = faiss.IndexRefineFlat(faiss.IndexScalarQuantizer(dimension, faiss.ScalarQuantizer.QT_fp16,

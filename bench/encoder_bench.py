@@ -47,7 +47,7 @@ def corpus_chunks(count: int, seed: int = 0) -> list[str]:
     from qa.chunk import chunk_bulletin
     from qa.parse import parse_bulletin
     from qa.read import content_hash, read_bulletin_file
-    from qa.store import corpus_files
+    from qa.corpus import corpus_files
 
     corpus = ROOT / "corpus"
     texts = []
@@ -84,7 +84,7 @@ def step_ask_phases(backend: str, index: str) -> dict:
     """Where `bulletin-qa ask` spends its time, phase by phase, as cmd_ask does it."""
     started = time.perf_counter()
     from qa.assistant import Assistant
-    from qa.store import corpus_to_update
+    from qa.corpus import corpus_to_update
 
     imports_s = time.perf_counter() - started
     from qa.embed import load_embedder
@@ -92,7 +92,8 @@ def step_ask_phases(backend: str, index: str) -> dict:
     started = time.perf_counter()
     embedder = load_embedder(None, progress=False, backend=backend)
     model_s = time.perf_counter() - started
-    from qa.store import BulletinIndex, update_index
+    from qa.store import BulletinIndex
+    from qa.update import update_index
 
     started = time.perf_counter()
     corpus, _ = corpus_to_update(Path(index), None, ROOT / "corpus", build_missing=False)

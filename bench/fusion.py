@@ -70,7 +70,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from qa.embed import load_embedder
-    from qa.store import update_index
+    from qa.update import update_index
 
     embedder = load_embedder(args.model)
     root = args.index_root or Path(tempfile.mkdtemp(prefix="bulletin-qa-fusion-"))

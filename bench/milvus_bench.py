@@ -70,9 +70,11 @@ def bench_corpus(source_dir: Path, work: Path, count: int) -> tuple[list[list], 
     from qa.embed import load_embedder
     from qa.milvus import parse_target
     from qa.milvus_update import update_milvus
+    from qa.corpus import recorded_corpus
     from qa.question import question_years
     from qa.retrieve import retrieve
-    from qa.store import BulletinIndex, recorded_corpus, update_index
+    from qa.store import BulletinIndex
+    from qa.update import update_index
 
     embedder = load_embedder(None, progress=False)
     source = BulletinIndex.load(source_dir, embedder)
@@ -103,7 +105,9 @@ def bench_scale(source, embedder, work: Path, size: int, count: int, variants_al
     from qa.milvus_update import UPSERT_BATCH, chunk_row, create_collections
     from qa.retrieve import (BM25_WEIGHT, CANDIDATES, DENSE_WEIGHT, bm25_ranking, candidate_mask, dense_ranking,
                              fuse, question_years)
+    from qa.dense import build_dense_index
     from qa.store import BulletinIndex
+    from qa.update import chunk_bm25
 
     vectors = source.vectors()
     rng = np.random.default_rng(7)
@@ -117,7 +121,8 @@ def bench_scale(source, embedder, work: Path, size: int, count: int, variants_al
     chunks, matrix = chunks[:size], np.vstack(blocks)[:size].astype(np.float32)
 
     started = time.perf_counter()
-    faiss_index = BulletinIndex(chunks, {}, {}, matrix, source.model)
+    faiss_index = BulletinIndex(chunks, {}, {}, source.model, build_dense_index(matrix, source.model["dimension"]),
+                                chunk_bm25(chunks))
     faiss_build = time.perf_counter() - started
 
     target = parse_target(work / "scale.db")
@@ -129,10 +134,8 @@ def bench_scale(source, embedder, work: Path, size: int, count: int, variants_al
                                           for i, chunk in enumerate(chunks[start:start + UPSERT_BATCH * 16])])
     client.flush(target.collection)
     milvus_build = time.perf_counter() - started
-    milvus = MilvusIndex.__new__(MilvusIndex)
-    milvus.client, milvus.target, milvus.sources, milvus.chunks = client, target, ["s"], chunks
-    milvus.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
-    milvus.model = source.model
+    milvus = MilvusIndex(chunks, {}, {}, source.model, None, None)
+    milvus.client, milvus.target, milvus.sources = client, target, ["s"]
     milvus.lexical, milvus.fusion = "tokens", "weighted"
     print(f"built {len(chunks)}: FAISS {faiss_build:.1f} s, Milvus Lite {milvus_build:.1f} s", file=sys.stderr, flush=True)
 

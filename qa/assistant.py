@@ -75,7 +75,8 @@ class Assistant:
             milvus: a `qa.milvus.MilvusTarget`: the index is in Milvus there instead of in index_dir.
         """
         from qa.embed import load_embedder
-        from qa.store import BulletinIndex, update_index
+        from qa.store import BulletinIndex
+        from qa.update import update_index
 
         embedder = load_embedder(model, progress=progress, backend=backend)
         if milvus is not None:
@@ -115,7 +116,7 @@ class Assistant:
         Returns:
             The `UpdateReport`, with refused uploads in `files_refused` under their original names.
         """
-        from qa.store import UpdateReport, update_index
+        from qa.update import UpdateReport, update_index
         from qa.upload import stage_uploads
 
         if self.corpus_dir is None or (self.index_dir is None and self.milvus is None):

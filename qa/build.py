@@ -1,7 +1,7 @@
 """The first build in the background: answer by BM25 over the parsed corpus at once, while the embedding model
 loads and the full index (vectors, BM25, facts) is built and written; then switch to hybrid retrieval.
 
-The build is an ordinary `qa.store.update_index` run: it holds the index folder's writer lock and publishes a
+The build is an ordinary `qa.update.update_index` run: it holds the index folder's writer lock and publishes a
 complete generation or nothing, so a crash leaves no half index and the next start builds again. It also holds
 the assistant's `update_lock`, so an upload waits for it (and can say so: `BackgroundBuild.running`).
 """
@@ -16,7 +16,8 @@ from datetime import date
 from pathlib import Path
 
 from qa.assistant import Assistant
-from qa.store import BuildProgress, keyword_index, update_index
+from qa.progress import BuildProgress
+from qa.update import keyword_index, update_index
 
 BUILD_THREADS = 1  # embedding threads of a background build (see `qa.embed.limit_threads`)
 PHASE_WORDS = {  # what the terminal says each phase of the build is doing

@@ -335,7 +335,7 @@ def corpus_to_update(args: argparse.Namespace) -> Path | None:
         IndexMissingError: --index holds no index and is not the default index/ (never built here).
         CorpusMismatchError: an explicit --corpus that is not the one the index records.
     """
-    from qa.store import corpus_to_update as choose
+    from qa.corpus import corpus_to_update as choose
 
     corpus = given("corpus", args.corpus)
     folder, warning = choose(resolve_path(args.index), resolve_path(corpus) if corpus else None,
@@ -349,7 +349,9 @@ def corpus_to_update(args: argparse.Namespace) -> Path | None:
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index and print what changed."""
     from qa.embed import load_embedder
-    from qa.store import has_index, recorded_corpus, update_index
+    from qa.corpus import recorded_corpus
+    from qa.generations import has_index
+    from qa.update import update_index
 
     target = milvus_target(args)
     if target is not None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+from bisect import bisect_left
 from dataclasses import dataclass, fields
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from qa.chunk import Chunk
@@ -251,6 +252,39 @@ def read_facts(path: Path) -> list[Fact]:
     finally:
         db.close()
     return [Fact(*row) for row in rows]
+
+
+class FactTable(list):
+    """The fact table (a list of `qa.facts.Fact`) with its facts grouped by indicator, built on first use, so
+    `qa.facts.find_facts` scores each distinct indicator once and visits only the facts of those that match
+    instead of every fact: at 100k chunks a table question scanned ~65k facts (~19 ms)."""
+
+    def by_indicator(self) -> dict[str, list[tuple[int, Fact]]]:
+        """Indicator → [(position in the table, fact)], in table order."""
+        return self._groups
+
+    def kinds_between(self, file: str, start: int, end: int) -> set[str]:
+        """The kinds (count, target, …) of the facts whose figure starts in [start, end) of a file: the answers
+        ask the fact table whether a clause is a plan, so both call the same figure a target."""
+        starts, kinds = self._by_file.get(file, ([], []))
+        return set(kinds[bisect_left(starts, start):bisect_left(starts, end)])
+
+    @cached_property
+    def _groups(self) -> dict[str, list[tuple[int, Fact]]]:
+        groups: dict[str, list[tuple[int, Fact]]] = {}
+        for position, fact in enumerate(self):
+            groups.setdefault(fact.indicator, []).append((position, fact))
+        return groups
+
+    @cached_property
+    def _by_file(self) -> dict[str, tuple[list[int], list[str]]]:
+        """File → (the starts of its facts' figures, sorted; their kinds)."""
+        by_file: dict[str, tuple[list[int], list[str]]] = {}
+        for fact in sorted(self, key=lambda f: (f.file, f.start)):
+            starts, kinds = by_file.setdefault(fact.file, ([], []))
+            starts.append(fact.start)
+            kinds.append(fact.kind)
+        return by_file
 
 
 # ---------------------------------------------------------------- matching

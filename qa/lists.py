@@ -16,7 +16,8 @@ NAME_SEPARATOR_RE = re.compile(r"\s*、\s*")
 LIST_FIGURES_RE = re.compile(r"((?:\d+(?:\.\d+)?\s*%?\s*(?:、|和|及|与)\s*)+\d+(?:\.\d+)?\s*%?)")
 # The verb between the names and their figures.
 LIST_VERB_RE = re.compile(r"(提升至|提高到|提高至|达到|达|分别为|分别是|分别达|增至|降至|为)\s*$")
-FIGURE_RE = re.compile(r"\d+(?:\.\d+)?\s*%?")
+# One figure of a run of figures (92.5%、87%): the bare number, a space allowed before %, as LIST_FIGURES_RE.
+LISTED_FIGURE_RE = re.compile(r"\d+(?:\.\d+)?\s*%?")
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def parallel_list(clause: str) -> ParallelList | None:
     found = LIST_FIGURES_RE.search(clause)
     if not found:
         return None
-    figures = [(found.start(1) + m.start(), m.group().strip()) for m in FIGURE_RE.finditer(found.group(1))]
+    figures = [(found.start(1) + m.start(), m.group().strip()) for m in LISTED_FIGURE_RE.finditer(found.group(1))]
     head = clause[:found.start()]
     verb = LIST_VERB_RE.search(head)
     subject = head[:verb.start()] if verb else head

@@ -90,7 +90,7 @@ def backend_mismatch_zh(error: BackendMismatchError) -> str:
 
 
 
-# A background build's phase (`qa.store.BuildProgress.phase`, or "model") → what the status line says it is doing.
+# A background build's phase (`qa.progress.BuildProgress.phase`, or "model") → what the status line says it is doing.
 BUILD_PHASES = {
     "model": "正在加载嵌入模型",
     "waiting": "正在等待另一个写入者完成（索引文件夹已被锁定）",

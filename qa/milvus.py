@@ -36,7 +36,7 @@ import numpy as np
 
 from qa.chunk import Chunk
 from qa.errors import BulletinQAError, IndexMismatchError, IndexMissingError
-from qa.store import BulletinIndex, FactTable, bulletin_from_dict, check_manifest
+from qa.store import BulletinIndex, bulletin_from_dict, check_manifest
 from qa.tokens import tokenize
 
 DEFAULT_COLLECTION = "bulletin_qa"
@@ -234,29 +234,22 @@ class MilvusIndex(BulletinIndex):
                   chunks: list[Chunk] | None = None, bulletins: dict | None = None) -> "MilvusIndex":
         """The index a manifest describes; chunks and bulletins are read from Milvus unless given."""
         cls.ensure_loaded(client, target)
-        index = cls.__new__(cls)
-        index.client, index.target = client, target
-        index.generation = manifest["generation"]
-        index.file_hashes = manifest["files"]
-        index.model = manifest["model"]
-        index.created = manifest["created"]
-        index.updated = manifest.get("updated", manifest["created"])
-        index.corpus_dir = Path(manifest["corpus"]["path"]) if manifest.get("corpus") else None
-        index.sources = sorted({entry["text_sha256"] for entry in index.file_hashes.values()})
-        index.counts = manifest.get("chunk_counts", {})
+        files, generation = manifest["files"], manifest["generation"]
+        sources = sorted({entry["text_sha256"] for entry in files.values()})
+        counts = manifest.get("chunk_counts", {})
         if chunks is None:
-            chunks = index._read_chunks()
-        index.chunks = chunks
-        index.bulletins = bulletins if bulletins is not None else index._read_bulletins()
-        index.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
-        index.dense = index.bm25 = None
-        index._facts, index._folder, index._text_frequency = None, None, None
-        folder = target.facts_root() / index.generation
-        if (folder / "facts.sqlite").exists():
-            index._folder = folder
-        elif embedder is not None and chunks:
+            chunks = _read_chunks(client, target, sources, counts)
+        if bulletins is None:
+            bulletins = _read_bulletins(client, target, sources, files)
+        folder = target.facts_root() / generation
+        index = cls(chunks, bulletins, files, manifest["model"], None, None, created=manifest["created"],
+                    updated=manifest.get("updated", manifest["created"]),
+                    corpus_dir=Path(manifest["corpus"]["path"]) if manifest.get("corpus") else None,
+                    folder=folder if (folder / "facts.sqlite").exists() else None)
+        index.client, index.target, index.generation, index.sources, index.counts = (client, target, generation,
+                                                                                    sources, counts)
+        if index.folder is None and embedder is not None and chunks:
             # A replica of a server (or a Lite file moved without its facts): derive them once from Milvus.
-            index._facts = FactTable(index._extract_facts())
             index.write_facts()
         return index
 
@@ -266,30 +259,6 @@ class MilvusIndex(BulletinIndex):
         for name in (target.collection, target.bulletins):
             if "Loaded" not in str(client.get_load_state(name).get("state", "")):
                 client.load_collection(name)
-
-    def _read_chunks(self) -> list[Chunk]:
-        """The live chunks, in file order and, within a file, in cutting order (as the FAISS folder has them)."""
-        rows = query_all(self.client, self.target.collection, "source", self.sources, ["record", "file", "position"],
-                         self.counts)
-        rows.sort(key=lambda row: (row["file"], row["position"]))
-        return [Chunk(**json.loads(row["record"])) for row in rows]
-
-    def _read_bulletins(self) -> dict:
-        """The live bulletins by file, joined from their pieces."""
-        pieces: dict[str, list[tuple[int, str]]] = {}
-        for row in query_all(self.client, self.target.bulletins, "source", self.sources,
-                             ["source", "piece", "payload"], {}):
-            pieces.setdefault(row["source"], []).append((row["piece"], row["payload"]))
-        by_source = {source: json.loads("".join(text for _, text in sorted(parts)))
-                     for source, parts in pieces.items()}
-        bulletins = {}
-        for name, entry in self.file_hashes.items():
-            data = by_source.get(entry["text_sha256"])
-            if data is None:
-                raise IndexMissingError(f"the index in Milvus at {self.target} lacks the bulletin of {name}; "
-                                        f"rebuild it with: bulletin-qa index CORPUS --milvus {self.target.uri} --rebuild")
-            bulletins[name] = bulletin_from_dict({**data, "file": name})
-        return bulletins
 
     def write_facts(self) -> Path:
         """Write the fact table of this generation beside the index (atomically)."""
@@ -402,6 +371,30 @@ class MilvusIndex(BulletinIndex):
         rows = self._rows(results)
         scores = [float(hit["distance"]) for hit in results[0]] if results else []
         return list(zip(rows, scores))
+
+
+def _read_chunks(client, target: MilvusTarget, sources: list[str], counts: dict) -> list[Chunk]:
+    """The live chunks, in file order and, within a file, in cutting order (as the FAISS folder has them)."""
+    rows = query_all(client, target.collection, "source", sources, ["record", "file", "position"], counts)
+    rows.sort(key=lambda row: (row["file"], row["position"]))
+    return [Chunk(**json.loads(row["record"])) for row in rows]
+
+
+def _read_bulletins(client, target: MilvusTarget, sources: list[str], files: dict[str, dict]) -> dict:
+    """The live bulletins by file, joined from their pieces."""
+    pieces: dict[str, list[tuple[int, str]]] = {}
+    for row in query_all(client, target.bulletins, "source", sources, ["source", "piece", "payload"], {}):
+        pieces.setdefault(row["source"], []).append((row["piece"], row["payload"]))
+    by_source = {source: json.loads("".join(text for _, text in sorted(parts)))
+                 for source, parts in pieces.items()}
+    bulletins = {}
+    for name, entry in files.items():
+        data = by_source.get(entry["text_sha256"])
+        if data is None:
+            raise IndexMissingError(f"the index in Milvus at {target} lacks the bulletin of {name}; "
+                                    f"rebuild it with: bulletin-qa index CORPUS --milvus {target.uri} --rebuild")
+        bulletins[name] = bulletin_from_dict({**data, "file": name})
+    return bulletins
 
 
 def fetch_vectors(client, target: MilvusTarget, field: str, values: list[str]) -> dict[str, np.ndarray]:

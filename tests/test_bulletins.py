@@ -16,7 +16,7 @@ from qa.parse import parse_bulletin
 from qa.read import read_bulletin_file
 from qa.repair import close_up_spacing, is_numbered_heading, is_page_number
 from qa.retrieve import question_places
-from qa.store import update_index
+from qa.update import update_index
 from qa.tables import row_cells
 
 ROOT = Path(__file__).resolve().parent.parent

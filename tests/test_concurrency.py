@@ -26,10 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from qa import store
+from qa import generations
 from qa.assistant import Assistant
 from qa.embed import HashEmbedder
-from qa.store import BulletinIndex, update_index
+from qa.store import BulletinIndex
+from qa.update import update_index
 from app_process import running_app
 from data_files import copy_gov_reports
 
@@ -247,7 +248,7 @@ def test_two_writers_on_one_index_neither_crash_nor_lose_work(tmp_path, request)
     assert first.returncode == 0 and b"Traceback" not in err, err.decode()
     assert files[-1].name in report.files_added
     names = sorted(os.listdir(index))
-    assert [n for n in names if n.startswith("gen-")] == [store.current_generation(index).name], names
+    assert [n for n in names if n.startswith("gen-")] == [generations.current_generation(index).name], names
     assert not [n for n in names if n.startswith(".tmp-")], names
     loaded = BulletinIndex.load(index, HashEmbedder())
     assert set(loaded.bulletins) == {path.name for path in files}  # nothing either writer did was lost
@@ -262,7 +263,7 @@ def test_a_reader_survives_a_writer_replacing_the_generation_it_reads(tmp_path, 
     embedder = HashEmbedder()
     update_index(tmp_path / "corpus", index, embedder, progress=False)
     extra = copy_gov_reports(tmp_path / "corpus", years=["2024"])[0]
-    real = store.current_generation
+    real = generations.current_generation
     first: list[Path] = []
 
     def reader_overtaken(index_dir):
@@ -273,7 +274,7 @@ def test_a_reader_survives_a_writer_replacing_the_generation_it_reads(tmp_path, 
             update_index(tmp_path / "corpus", index, embedder, progress=False)
         return folder
 
-    monkeypatch.setattr(store, "current_generation", reader_overtaken)
+    monkeypatch.setattr(generations, "current_generation", reader_overtaken)
     loaded = BulletinIndex.load(index, embedder)
     assert first and not first[0].exists()  # the generation it started on is gone …
     assert extra.name in loaded.bulletins  # … and it read the one that is live now

@@ -33,7 +33,7 @@ from qa.evaluate import (
     write_pins,
     write_report,
 )
-from qa.store import update_index
+from qa.update import update_index
 from qa.tokens import tokenize
 
 from data_files import CMRC_EXCERPT, CMRC_TRIAL, copy_gov_reports, needs_shared

@@ -17,7 +17,7 @@ from qa.embed import HashEmbedder
 from qa.evidence import (FEATURES, WEIGHTS_FILE, SentenceEvidence, SentenceScorer, answer_slot, asked_types,
                          features, holds_types, load_scorer, merge_enclosed, novelty, slot_evidence)
 from qa.figures import sentence_spans
-from qa.store import update_index
+from qa.update import update_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"

@@ -1,12 +1,13 @@
-"""The grouped fact table (qa.store.FactTable) finds exactly what a scan of every fact finds."""
+"""The grouped fact table (qa.facts.FactTable) finds exactly what a scan of every fact finds."""
 
 import json
 import shutil
 from pathlib import Path
 
 from qa.embed import HashEmbedder
-from qa.store import FactTable, update_index
+from qa.facts import FactTable
 from qa.trend import asked_indicator, find_facts
+from qa.update import update_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"

@@ -12,8 +12,9 @@ from qa.assistant import Assistant
 from qa.guard import check_figures
 from qa.embed import HashEmbedder
 from qa.facts import indicator_similarity, read_facts
+from qa.generations import current_generation
 from qa.trend import find_facts
-from qa.store import current_generation, update_index
+from qa.update import update_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"

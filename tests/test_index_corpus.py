@@ -12,7 +12,10 @@ import pytest
 
 from qa.embed import HashEmbedder
 from qa.errors import CorpusMismatchError
-from qa.store import BulletinIndex, current_generation, recorded_corpus, update_index
+from qa.corpus import recorded_corpus
+from qa.generations import current_generation
+from qa.store import BulletinIndex
+from qa.update import update_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
@@ -195,3 +198,25 @@ def test_default_index_is_built_from_the_default_corpus_on_first_start(built):
     assert asked.returncode == 0, asked.stderr
     assert recorded_corpus(work / "index") == work / "corpus"
     assert sorted(manifest(work / "index")["files"]) == [REPORT.name]
+
+
+def test_the_default_index_folder_keeps_its_readme(built):
+    """index/README.md (committed) sits in the default index folder of a fresh clone: the first start builds
+    there all the same, and neither updates, --rebuild nor the clean-up of stale generations touch it."""
+    _, _, work = built
+    readme = work / "index" / "README.md"
+    readme.parent.mkdir()
+    shutil.copy(ROOT / "index" / "README.md", readme)
+    original = readme.read_bytes()
+    asked = run(work, "ask", "--json", "2024年城镇新增就业多少人？")  # no index yet beside the README: built
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["question"]
+    assert sorted(manifest(work / "index")["files"]) == [REPORT.name]
+    assert BulletinIndex.load(work / "index", HashEmbedder()).chunks
+    first = current_generation(work / "index").name
+    rebuilt = run(work, "index", "--rebuild", "--json")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    names = sorted(path.name for path in (work / "index").iterdir())
+    assert current_generation(work / "index").name != first and first not in names
+    assert names == sorted(["CURRENT", "LOCK", "README.md", current_generation(work / "index").name])
+    assert readme.read_bytes() == original

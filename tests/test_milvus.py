@@ -23,7 +23,7 @@ from qa.milvus import MilvusIndex, connect, disconnect, parse_target, read_manif
 from qa.milvus_update import update_milvus
 from qa.question import question_years
 from qa.retrieve import Filters, candidate_mask, dense_ranking, question_places, retrieve
-from qa.store import update_index
+from qa.update import update_index
 
 from data_files import copy_gov_reports, seed_corpus
 

@@ -393,7 +393,7 @@ def test_every_refusal_the_library_raises_has_a_chinese_sentence():
     from qa.messages import REFUSALS
 
     found = {}
-    for path in (Path(__file__).resolve().parents[1] / "qa").glob("*.py"):
+    for path in (Path(__file__).resolve().parents[1] / "qa").rglob("*.py"):  # qa/formats/ too
         if path.name == "errors.py":  # where the types are defined, not raised
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -46,7 +46,9 @@ from qa.guard import check_figures
 from qa.messages import UNKNOWN_REFUSAL, refusal_zh
 from qa.embed import HashEmbedder
 from qa.read import MAX_FILE_BYTES, read_bulletin_file
-from qa.store import CURRENT_FILE, BulletinIndex, update_index
+from qa.generations import CURRENT_FILE
+from qa.store import BulletinIndex
+from qa.update import update_index
 from qa.upload import MAX_UPLOAD_FILES, sanitise_name
 from app_process import start_app, stop, wait_up
 from data_files import copy_gov_reports

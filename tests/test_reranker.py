@@ -18,7 +18,7 @@ from qa.assistant import _load_reranker, Assistant
 from qa.embed import HashEmbedder
 from qa.errors import BulletinQAError
 from qa.retrieve import retrieve
-from qa.store import update_index
+from qa.update import update_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"

@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +11,10 @@ import pytest
 
 from qa.embed import HashEmbedder
 from qa.errors import IndexMismatchError, IndexMissingError
+from qa.generations import CURRENT_FILE, current_generation
 from qa.retrieve import retrieve
-from qa.store import CURRENT_FILE, BulletinIndex, current_generation, update_index
+from qa.store import BulletinIndex
+from qa.update import update_index
 
 from data_files import copy_gov_reports, seed_corpus
 
@@ -219,9 +223,9 @@ def test_index_of_an_older_chunker_is_rebuilt_reusing_vectors(corpus, tmp_path, 
 
 def built_over_limit(limit: str, corpus, tmp_path, monkeypatch):
     """Build the seed index with a size limit lowered to 5 (the seed has ~14 chunks), then load it back."""
-    import qa.store as store
+    import qa.dense as dense
 
-    monkeypatch.setattr(store, limit, 5)
+    monkeypatch.setattr(dense, limit, 5)
     embedder = HashEmbedder()
     built, _ = update_index(corpus, tmp_path / "index", embedder, progress=False)
     return embedder, built, BulletinIndex.load(tmp_path / "index", embedder)
@@ -251,3 +255,14 @@ def test_mid_sized_indexes_scan_fp16_codes_and_rescore_exactly(corpus, tmp_path,
         query = embedder.embed_queries([question])
         assert np.array_equal(loaded.dense.search(query, 5)[1], exact.search(query, 5)[1])
     assert retrieve(loaded, embedder, "2025年全区持证人数", k=3)  # filtered: scores the float vectors
+
+
+def test_the_query_side_never_imports_the_write_path():
+    """Question analysis, retrieval and answering load the index (qa.store) but never the update algorithm, its
+    progress reporting, the corpus scan or file reading: the two sides meet only at the stored index."""
+    query_side = ["qa.answerer", "qa.retrieve", "qa.candidates", "qa.compose", "qa.question", "qa.lead", "qa.trend"]
+    code = f"import sys, {', '.join(query_side)}; print(' '.join(sorted(m for m in sys.modules if m.startswith('qa.'))))"
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    modules = set(loaded.stdout.split())
+    assert "qa.store" in modules
+    assert not modules & {"qa.update", "qa.progress", "qa.corpus", "qa.read", "qa.milvus_update", "qa.build"}
