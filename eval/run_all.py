@@ -92,7 +92,10 @@ def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, 
     """Evaluate each set with each method using whatever `qa` is importable; one row per set and method (and,
     for each Milvus variant in `milvus`, the same rows through Milvus Lite, labelled `milvus VARIANT`)."""
     backend_arg = {"backend": backend} if backend else {}  # a --previous ref may predate backends
-    from qa.assistant import Assistant
+    try:
+        from qa.assistant import Assistant
+    except ImportError:  # a --previous ref from before qa/answer.py was split (186f9ab)
+        from qa.answer import Assistant
     from qa.evaluate import evaluate_cmrc, evaluate_set
 
     import qa
@@ -142,8 +145,9 @@ def measure(sets: list[Path], methods: list[str], data_root: Path, cache: Path, 
     if cmrc:
         index_dir = index_dir_for(cache, "cmrc", cmrc.parent, model, code, backend)
         for scoring in [None, *scorings]:
+            scoring_arg = {"sentence_scoring": scoring} if scoring else {}  # a --previous ref may predate scorings
             results = evaluate_cmrc(cmrc, index_dir, model=model, methods=tuple(methods), progress=False,
-                                    sentence_scoring=scoring, **backend_arg)
+                                    **scoring_arg, **backend_arg)
             label = version if scoring is None else f"{version} scoring={scoring}"
             for method, values in results.items():
                 rows.append({"set": "cmrc2018", "corpus": "CMRC 2018 trial", "method": method, "version": label,
