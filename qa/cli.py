@@ -1,7 +1,8 @@
 """`bulletin-qa`: thin subcommands over the qa library (index, ask, eval, facts).
 
 Library errors become one line `error: …` and exit code 1; heavy imports happen inside the subcommands so
-`--help` is instant.
+`--help` is instant. About 500 lines, most of them argparse help that teaches each subcommand; each
+`cmd_*` is a few lines over the library.
 """
 
 from __future__ import annotations

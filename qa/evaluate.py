@@ -6,6 +6,8 @@ digits fold).
 
 Methods: `hybrid` (the product), `bm25` and `dense` (the product's answer module over one retriever only),
 and `baseline` (`qa.baseline`: BM25 over sentences, the best sentence verbatim; no answer module).
+(~460 lines: the metrics of one set, the CMRC check, the report with its charts and the pins share the
+per-question records.)
 """
 
 from __future__ import annotations

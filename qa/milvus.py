@@ -1,4 +1,5 @@
-"""The index in Milvus, read side: where it is, how to open it, and how retrieval asks it.
+"""The index in Milvus, read side: where it is, how to open it, and how retrieval asks it. (~440 lines: the
+collection schema it documents below is read here; the write side is `qa.milvus_update`.)
 
 `--milvus PATH.db` is Milvus Lite, embedded in the process (one process at a time); `--milvus http://host:19530`
 is a Milvus server or cluster (token from BULLETIN_QA_MILVUS_TOKEN). What one index holds there:

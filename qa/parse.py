@@ -1,6 +1,8 @@
 """Parse bulletin text into a typed `Bulletin`: masthead, articles, sections, items, paragraphs, footer.
 
-Pure functions: text in, records out. Reading files lives in `qa.read`.
+Pure functions: text in, records out. Reading files lives in `qa.read`. Longer than most modules (~770 lines)
+because the masthead, article, section, item and footer passes share one line model and one set of repairs;
+title blocks, repairs and tables already live apart (`qa.identity`, `qa.repair`, `qa.tables`).
 
 The input is text as extracted from a printed issue, so it has real defects that are repaired here:
 paragraphs split across a page break (a paragraph that does not end a sentence continues in the next),

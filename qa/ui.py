@@ -2,7 +2,7 @@
 citation chips, a table answer's rows and chart, the sources panel, the status line and upload messages.
 Everything taken from a bulletin or typed by a user is escaped before it reaches Markdown or HTML, so text such
 as `<script>` is shown, never run. No answer text is parsed here: rows, summary, citations and figures are
-fields."""
+fields. (~480 lines: one renderer per thing shown, plus the CSS of the page.)"""
 
 from __future__ import annotations
 
