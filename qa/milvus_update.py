@@ -35,6 +35,7 @@ from qa.milvus import (MANIFEST_PROPERTY, MILVUS_FORMAT_VERSION, PIECE_CHARS, Mi
                        connect_existing, encode_tokens, fetch_vectors, literal, missing_index, query_all,
                        read_manifest)
 from qa.lookups import chunk_years
+from qa.progress import progress_bar
 from qa.store import bulletin_to_dict, check_manifest, model_manifest, vector_key
 from qa.tokens import tokenize
 from qa.update import UpdateReport, scan_corpus
@@ -243,7 +244,7 @@ def _update(corpus_dir: Path, target: MilvusTarget, embedder: Embedder, rebuild:
     report.chunks_embedded = len(missing)
     source_of = {name: entry["text_sha256"] for name, entry in file_hashes.items()}
     rows = [chunk_row(chunk, position, source_of[chunk.file], known[vector_key(chunk)]) for chunk, position in fresh]
-    for batch in _progress(list(_batched(rows, UPSERT_BATCH)), "upserting", progress):
+    for batch in progress_bar(list(_batched(rows, UPSERT_BATCH)), "upserting", progress, unit="batch", minimum=2):
         client.upsert(target.collection, batch)
     old_sources = set(old.sources) if old is not None else set()
     for name in sorted(bulletins):
@@ -291,11 +292,3 @@ def _now() -> str:
 def _batched(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def _progress(items: list, label: str, enabled: bool):
-    if not enabled or len(items) < 2:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=label, unit="batch")

@@ -89,10 +89,10 @@ def embed_texts(embedder: Embedder, texts: list[str], phase: str,
     return vectors
 
 
-def progress_bar(items: list, label: str, enabled: bool):
-    """Wrap items in a tqdm bar when enabled and there is more than a handful."""
-    if not enabled or len(items) < 5:
+def progress_bar(items: list, label: str, enabled: bool, unit: str = "file", minimum: int = 5):
+    """Wrap items in a tqdm bar when enabled and there are at least `minimum` of them."""
+    if not enabled or len(items) < minimum:
         return items
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=label, unit="file")
+    return tqdm(items, desc=label, unit=unit)
