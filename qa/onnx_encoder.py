@@ -271,7 +271,7 @@ def _require(package: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec(package) is None:
-        raise ModelError(f"the ONNX backends need {package}; install them with: pip install -e '.[onnx]' "
+        raise ModelError(f"the ONNX backends need {package}; they come with the base install: pip install -e . "
                          f"(or use --backend torch)")
 
 
