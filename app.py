@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "for a new index/)")
     parser.add_argument("--index", default=default_for("index"), help=help_for("index"))
     parser.add_argument("--model", default=default_for("model"), help=help_for("model"))
-    parser.add_argument("--backend", default=default_for("backend"), choices=BACKENDS, help=help_for("backend"))
+    parser.add_argument("--backend", default=None, choices=BACKENDS, help=help_for("backend"))  # None: follow the index
     parser.add_argument("--reranker", default=default_for("reranker"), help=help_for("reranker"))
     parser.add_argument("--today", default=default_for("today"), help=help_for("today"))
     parser.add_argument("--milvus", default=default_for("milvus"), metavar="URI", help=help_for("milvus"))

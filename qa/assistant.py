@@ -78,7 +78,10 @@ class Assistant:
         from qa.store import BulletinIndex
         from qa.update import update_index
 
-        embedder = load_embedder(model, progress=progress, backend=backend)
+        from qa.store import recorded_backend
+
+        recorded = recorded_backend(index_dir) if milvus is None else None  # an int8 index keeps its backend
+        embedder = load_embedder(model, progress=progress, backend=backend, recorded=recorded)
         if milvus is not None:
             from qa.milvus_update import open_milvus
 

@@ -38,7 +38,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", default=default_for("index"), help=help_for("index"))
     parser.add_argument("--model", default=default_for("model"), help=help_for("model"))
     # Checked by load_embedder (which lists the choices), so --help need not import the embedding module.
-    parser.add_argument("--backend", default=default_for("backend"), help=help_for("backend"))
+    # None when not given: the backend then follows an existing int8 index (qa.embed.choose_backend)
+    parser.add_argument("--backend", default=None, help=help_for("backend"))
     parser.add_argument("--milvus", default=default_for("milvus"), metavar="URI", help=help_for("milvus"))
     parser.add_argument("--milvus-collection", default=default_for("milvus-collection"), metavar="NAME",
                         help=help_for("milvus-collection"))
@@ -364,7 +365,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         if corpus is not None and not corpus.is_dir():
             raise BulletinQAError(f"the corpus folder {corpus} that index {index_dir} was built from no longer exists; "
                                   f"give its new place: bulletin-qa index CORPUS --index {index_dir} --switch-corpus")
-    embedder = load_embedder(args.model, backend=args.backend)
+    from qa.store import recorded_backend
+
+    embedder = load_embedder(args.model, backend=args.backend, recorded=recorded_backend(index_dir))
     from qa.build import ProgressPrinter
 
     # Every phase on stderr (the fact indicators' embedding used to take minutes without a word).

@@ -33,6 +33,17 @@ DEFAULT_BACKEND = "onnx"
 VECTOR_FAMILY = {"torch": "fp32", "onnx": "fp32", "onnx-int8": "int8"}
 
 
+def choose_backend(requested: str | None, recorded: str | None = None) -> str:
+    """The backend to run: the one asked for (a flag), else `$BULLETIN_QA_BACKEND`, else the one an existing index
+    was embedded by when the default cannot search its vectors (an int8 index), else the default."""
+    chosen = requested or os.environ.get("BULLETIN_QA_BACKEND")
+    if chosen:
+        return chosen
+    if recorded in BACKENDS and not interchangeable(recorded, DEFAULT_BACKEND):  # not the fake's 'numpy'
+        return recorded
+    return DEFAULT_BACKEND
+
+
 def interchangeable(built_with: str, query_with: str) -> bool:
     """Whether vectors of backend `built_with` can be searched with queries embedded by backend `query_with`."""
     return built_with == query_with or VECTOR_FAMILY.get(built_with, built_with) == VECTOR_FAMILY.get(query_with)
@@ -148,7 +159,7 @@ def _folder_fingerprint(folder: Path) -> str:
 
 
 def load_embedder(model: str | None = None, cache_dir: Path | None = None, progress: bool = True,
-                  backend: str | None = None, threads: int | None = None) -> Embedder:
+                  backend: str | None = None, threads: int | None = None, recorded: str | None = None) -> Embedder:
     """Load the embedder named by `model`, `$BULLETIN_QA_MODEL`, or the bundled default, run by `backend`.
 
     Args:
@@ -159,6 +170,8 @@ def load_embedder(model: str | None = None, cache_dir: Path | None = None, progr
         progress: show a progress message while converting or exporting.
         backend: "torch", "onnx" or "onnx-int8" (default: `$BULLETIN_QA_BACKEND`, else onnx). The ONNX backends
             export the model once into the cache (from torch), then run it with onnxruntime, without torch.
+        recorded: the backend an existing index records (`qa.store.recorded_backend`): followed when no backend is
+            asked for and the default could not search that index.
         threads: CPU threads to compute on (default: the backend's own, one per core); for torch this holds for
             the whole process (`limit_threads`).
 
@@ -166,7 +179,7 @@ def load_embedder(model: str | None = None, cache_dir: Path | None = None, progr
         ModelError: the model cannot be found or loaded, or the backend is unknown; the message says what to try.
     """
     model = model or os.environ.get("BULLETIN_QA_MODEL") or DEFAULT_MODEL
-    backend = backend or os.environ.get("BULLETIN_QA_BACKEND") or DEFAULT_BACKEND
+    backend = choose_backend(backend, recorded)
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if model == FAKE_MODEL:

@@ -340,6 +340,18 @@ class BulletinIndex:
                    corpus_dir=Path(manifest["corpus"]["path"]) if manifest.get("corpus") else None, folder=folder)
 
 
+def recorded_backend(index_dir: Path | None) -> str | None:
+    """The backend the index in index_dir was embedded by (torch for an index from before backends were recorded),
+    or None when there is no index there."""
+    if index_dir is None:
+        return None
+    try:
+        manifest = read_live(index_dir, read_manifest)
+    except (OSError, IndexMissingError, ValueError):
+        return None
+    return manifest.get("model", {}).get("backend", "torch")
+
+
 def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path, check_versions: bool = True,
                    how: str | None = None) -> None:
     """Raise IndexMismatchError when the index on disk cannot be used with this code and embedder (`how`: the

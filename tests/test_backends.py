@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import HashEmbedder, interchangeable, load_embedder
+from qa.embed import DEFAULT_BACKEND, HashEmbedder, choose_backend, interchangeable, load_embedder
 from qa.errors import BackendMismatchError, ModelError
 from qa.messages import backend_mismatch_zh
 from qa.generations import current_generation
-from qa.store import BulletinIndex
+from qa.store import BulletinIndex, recorded_backend
 from qa.update import update_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,9 +93,27 @@ def test_cli_passes_backend_from_flag_and_environment(monkeypatch):
     from qa.cli import build_parser
 
     assert build_parser().parse_args(["ask", "x", "--backend", "onnx-int8"]).backend == "onnx-int8"
-    monkeypatch.setenv("BULLETIN_QA_BACKEND", "onnx")
+    monkeypatch.setenv("BULLETIN_QA_BACKEND", "torch")
     for command in (["ask", "x"], ["index"], ["eval", "set.jsonl"], ["facts", "GDP"]):
-        assert build_parser().parse_args(command).backend == "onnx"
+        # not given: left to choose_backend, which reads the environment (and the index) when the model loads
+        assert choose_backend(build_parser().parse_args(command).backend) == "torch"
+
+
+def test_an_unset_backend_follows_an_int8_index(seed_corpus, tmp_path, monkeypatch):
+    """With no --backend and no environment, the default (onnx) is used unless the index was embedded by a backend
+    whose vectors it cannot search: an int8 index is then opened with int8. A flag or the environment always wins
+    (so `--rebuild --backend onnx` still converts an int8 index)."""
+    monkeypatch.delenv("BULLETIN_QA_BACKEND", raising=False)
+    update_index(seed_corpus, tmp_path / "int8", as_backend("onnx-int8"), progress=False)
+    update_index(seed_corpus, tmp_path / "fp32", as_backend("torch"), progress=False)
+    assert recorded_backend(tmp_path / "int8") == "onnx-int8" and recorded_backend(tmp_path / "fp32") == "torch"
+    assert recorded_backend(tmp_path / "nothing") is None
+    assert choose_backend(None, recorded_backend(tmp_path / "int8")) == "onnx-int8"
+    assert choose_backend(None, recorded_backend(tmp_path / "fp32")) == DEFAULT_BACKEND == "onnx"  # same vectors
+    assert choose_backend(None, None) == "onnx"
+    assert choose_backend("onnx", "onnx-int8") == "onnx"
+    monkeypatch.setenv("BULLETIN_QA_BACKEND", "torch")
+    assert choose_backend(None, "onnx-int8") == "torch"
 
 
 # ----------------------------------------------------------------------------- the ONNX export itself
