@@ -1,5 +1,6 @@
 """Answers questions from one fixed index: retrieve, score clauses, choose (a reading question by its
-sentence evidence), compose, guard. Immutable once built, so concurrent asks need no lock."""
+sentence evidence), compose, guard. Fixed once built (its one growing part is a cache of sentence vectors, whose
+dict updates are atomic), so concurrent asks need no lock."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ READING_SEMANTIC_WEIGHT = 4.0  # chosen on DRCD by eval/train_sentence_scorer.py
 
 
 class Answerer:
-    """Answers questions from one fixed index. Immutable once built, so concurrent asks need no lock."""
+    """Answers questions from one fixed index; concurrent asks need no lock (see the module docstring)."""
 
     def __init__(self, index, embedder, reranker=None, sentence_scoring: str = "learned") -> None:
         if sentence_scoring not in SENTENCE_SCORINGS:

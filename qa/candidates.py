@@ -257,13 +257,11 @@ class ClauseScorer:
 
     def sentences_of(self, bulletin: Bulletin, chunk: Chunk) -> list[tuple[int, int]]:
         """Whole sentences of the chunk's paragraph that overlap the chunk (quotes are whole sentences)."""
-        paragraph = bulletin.paragraphs[chunk.paragraph]
         if chunk.kind != "body":
             # Masthead or footer: each line is a quote of its own (第 8 期; 责任编辑：柴亚文).
             return [(p.start, p.end) for p in bulletin.paragraphs
                     if p.kind == chunk.kind and chunk.start <= p.start < chunk.end]
-        spans = merge_enclosed(bulletin.clean_text, sentence_spans(bulletin.clean_text, paragraph.start, paragraph.end))
-        return [(s, e) for s, e in spans if e > chunk.start and s < chunk.end]
+        return [(s, e) for s, e in paragraph_sentences(bulletin, chunk.paragraph) if e > chunk.start and s < chunk.end]
 
     def by_meaning(self, question: Question, candidates: list[Candidate],
                     query_vector: np.ndarray | None = None) -> list[Candidate]:
@@ -304,11 +302,15 @@ def token_set(text: str) -> frozenset[str]:
     return frozenset(tokenize(text))
 
 
+def paragraph_sentences(bulletin: Bulletin, index: int) -> list[Span]:
+    """A paragraph's sentences as answers quote them: none ends inside 《》（）or a short quotation."""
+    paragraph = bulletin.paragraphs[index]
+    return merge_enclosed(bulletin.clean_text, sentence_spans(bulletin.clean_text, paragraph.start, paragraph.end))
+
+
 def previous_sentence(bulletin: Bulletin, chunk: Chunk, start: int) -> str:
     """The sentence before the one starting at `start` in the chunk's paragraph ('' for the first)."""
-    paragraph = bulletin.paragraphs[chunk.paragraph]
-    spans = merge_enclosed(bulletin.clean_text, sentence_spans(bulletin.clean_text, paragraph.start, paragraph.end))
-    before = [(s, e) for s, e in spans if e <= start]
+    before = [(s, e) for s, e in paragraph_sentences(bulletin, chunk.paragraph) if e <= start]
     return bulletin.clean_text[before[-1][0]:before[-1][1]] if before else ""
 
 
