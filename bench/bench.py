@@ -57,7 +57,10 @@ def machine() -> str:
     import bm25s
     import faiss
     import sentence_transformers
+    import onnxruntime
     import torch
+
+    from qa.embed import choose_backend
 
     cpu = "unknown"
     try:
@@ -67,7 +70,8 @@ def machine() -> str:
         pass
     return (f"machine: {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), sentence-transformers {sentence_transformers.__version__}, "
-            f"faiss {faiss.__version__}, bm25s {bm25s.__version__}")
+            f"faiss {faiss.__version__}, bm25s {bm25s.__version__}, onnxruntime {onnxruntime.__version__}; "
+            f"encoder backend {choose_backend(None)}")
 
 
 # ---------------------------------------------------------------- steps run in subprocesses
@@ -103,7 +107,8 @@ def step_build(corpus: str, index: str, model: str, rebuild: bool) -> dict:
 
 
 def step_raw_encode(index: str, model: str, files: list[str] | None) -> dict:
-    """Raw SentenceTransformer.encode on exactly the texts the index embedded, batch size tuned."""
+    """The raw encoder (SentenceTransformer.encode, or the ONNX session) on exactly the texts the index embedded,
+    batch size tuned."""
     from qa.embed import load_embedder
     from qa.store import BulletinIndex, vector_key
 
@@ -112,22 +117,29 @@ def step_raw_encode(index: str, model: str, files: list[str] | None) -> dict:
     chunks = [c for c in loaded.chunks if files is None or c.file in files]
     texts = list({vector_key(c): c.embed_text for c in chunks}.values())
     st_model = getattr(embedder, "model", None)
-    if st_model is None:  # the fake embedder (smoke runs): its own encode is the raw baseline
+    if st_model is not None:  # torch: SentenceTransformer.encode itself
+        def encode(batch_texts, batch):
+            st_model.encode_document(batch_texts, batch_size=batch, normalize_embeddings=True)
+    elif hasattr(embedder, "batch_size"):  # ONNX: its encode is onnxruntime over tokenised batches, nothing else
+        def encode(batch_texts, batch):
+            embedder.batch_size = batch
+            embedder.embed_documents(batch_texts)
+    else:  # the fake embedder (smoke runs): its own encode is the raw baseline
         started = time.perf_counter()
         embedder.embed_documents(texts)
         return {"seconds": time.perf_counter() - started, "texts": len(texts), "batch_size": "-",
                 "peak_rss_mb": peak_rss_mb()}
-    st_model.encode_document(["预热"])
+    encode(["预热"], 1)
     best = None
     sample = texts[: min(len(texts), 256)]
-    for batch in (16, 32, 64):
+    for batch in (4, 8, 16, 32, 64):
         started = time.perf_counter()
-        st_model.encode_document(sample, batch_size=batch, normalize_embeddings=True)
+        encode(sample, batch)
         elapsed = time.perf_counter() - started
         if best is None or elapsed < best[1]:
             best = (batch, elapsed)
     started = time.perf_counter()
-    st_model.encode_document(texts, batch_size=best[0], normalize_embeddings=True)
+    encode(texts, best[0])
     return {"seconds": time.perf_counter() - started, "texts": len(texts), "batch_size": best[0],
             "peak_rss_mb": peak_rss_mb()}
 

@@ -285,7 +285,9 @@ class OnnxEmbedder:
     spec: EncoderSpec
     folder: Path
     threads: int | None = None  # onnxruntime's intra-op threads (None: its default, one per core)
-    batch_size: int = 32
+    # Texts go longest first, so a small batch pads little: 8 encoded 98 report chunks in 4.55 s where 32 took
+    # 5.5 s and 64 took 6.5 s (2 cores, onnx fp32; 4 and 8 alike; `bench/bench.py` tunes its raw baseline too).
+    batch_size: int = 8
 
     def __post_init__(self) -> None:
         _require("onnxruntime")

@@ -52,7 +52,8 @@ class Phase:
         self.report(self.total if total is None else total, 0.0)
 
 
-# When progress is reported, texts are embedded in blocks of a whole number of the embedder's batches (32) sized to
+# When progress is reported, texts are embedded in blocks of a whole number of the embedder's batches (32: torch's
+# batch, a multiple of ONNX's 8) sized to
 # take about BLOCK_SECONDS each (measured as it goes), so the time left is re-estimated that often.
 BATCH = 32
 BLOCK_SECONDS = 5.0
