@@ -32,6 +32,7 @@ NOT_RELATED = ("masthead", "footer")
 SENTENCE_SCORINGS = ("lexical", "semantic", "learned")
 READING_DEPTH = 16  # sentences judged per question, best lexical first
 READING_SEMANTIC_WEIGHT = 4.0  # chosen on DRCD by eval/train_sentence_scorer.py (its "semantic_weight")
+RESTORED_DEPTH = 40  # candidates a figure question reads again with their dropped subjects restored
 
 
 class Answerer:
@@ -126,6 +127,10 @@ class Answerer:
             # A reading question (who, what, when, why): the sentence is chosen by its evidence as a whole.
             candidates, evident = self._by_evidence(question, candidates, hits, query_vector)
             answers = answers or evident
+        elif question.kind == "figure" and candidates and not answers:
+            restored = self._with_dropped_subjects(question, candidates)
+            if restored:
+                candidates, answers = restored + [c for c in candidates if all(c is not r for r in restored)], True
         if candidates and answers:  # label precision reorders, never decides
             built = self.composer.build(question, candidates[0], candidates)
             if built is not None:
@@ -176,6 +181,13 @@ class Answerer:
                 previous=previous, previous_coverage=self.scorer.coverage(question, previous) if previous else 0.0,
                 joint_coverage=self.scorer.coverage(question, f"{previous}{text}")))
         return chosen, evidence
+
+    def _with_dropped_subjects(self, question: Question, candidates: list[Candidate]) -> list[Candidate]:
+        """A figure question's candidates that reach the answer threshold once the sentence before each is read as
+        part of it (`ClauseScorer.with_dropped_subject`: a subject named once and then dropped), best first;
+        [] when none does."""
+        restored = [(self.scorer.with_dropped_subject(question, c), c) for c in candidates[:RESTORED_DEPTH]]
+        return [c for score, c in sorted(restored, key=lambda pair: -pair[0]) if score >= ANSWER_THRESHOLD]
 
     def _by_evidence(self, question: Question, candidates: list[Candidate], hits: list[Hit],
                      query_vector: np.ndarray | None = None) -> tuple[list[Candidate], bool]:

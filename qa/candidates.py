@@ -38,6 +38,8 @@ PRECISION_WEIGHT = 0.2
 CJK_PAIR_RE = re.compile(r"[\u4e00-\u9fff]{2}")
 # A clause must cover this share of the question's content (IDF-weighted) to answer; below it we abstain.
 ANSWER_THRESHOLD = 0.45
+# A candidate's score weighs how much of the question its clause covers, and its whole sentence.
+CLAUSE_WEIGHT, SENTENCE_WEIGHT = 0.6, 0.4
 
 Span = tuple[int, int]  # [start, end) in the bulletin's clean text
 
@@ -140,7 +142,7 @@ class ClauseScorer:
                     clause_score = max(self.coverage(question, clause), 0.8 * self.coverage(question, window))
                     figures = [figure for figure in parse_figures(clause) if not names_a_year_or_note(clause, figure)]
                     precision = 0.0
-                    score = 0.6 * clause_score + 0.4 * sentence_score
+                    score = CLAUSE_WEIGHT * clause_score + SENTENCE_WEIGHT * sentence_score
                     score += 0.05 * self.coverage(question, clause)  # ties go to the clause that says it itself
                     score += 0.04 / (1 + rank)
                     if question.years:
@@ -191,6 +193,30 @@ class ClauseScorer:
                                            clauses, position, figures, rank, itself=itself))
         found.sort(key=lambda c: -c.score)
         return found
+
+    def with_dropped_subject(self, question: Question, candidate: Candidate) -> float:
+        """The candidate's lexical score with the sentence before it read as part of its sentence. Chinese prose
+        names its topic once and drops it after ("…六耳铃…。生长于海拔400米至800米的地区。"), so a sentence that
+        gives the figure may lack the subject or the counted thing the question names. The rules that judge the
+        figure itself (its unit, its qualifiers, its year, its place) stand as they were."""
+        chunk, bulletin = candidate.chunk, candidate.bulletin
+        if chunk.kind != "body" or candidate.cell is not None:
+            return candidate.lexical
+        previous = previous_sentence(bulletin, chunk, candidate.sentence[0])
+        if not previous:
+            return candidate.lexical
+        text = bulletin.clean_text
+        sentence = text[candidate.sentence[0]:candidate.sentence[1]]
+        alone = self.coverage(question, _with_context(chunk, sentence))
+        restored = self.coverage(question, _with_context(chunk, previous + sentence))
+        lexical = candidate.lexical + SENTENCE_WEIGHT * max(restored - alone, 0.0)
+        if question.kind != "figure" or not candidate.figures:
+            return lexical
+        clause = text[candidate.clause[0]:candidate.clause[1]]
+        window = text[candidate.clauses[max(candidate.position - 1, 0)][0]:candidate.clause[1]]
+        planned = "target" in self.index.facts().kinds_between(chunk.file, *candidate.clause)
+        named_alone = self.figure_fit(question, clause, window, candidate.figures, planned)
+        return lexical - named_alone + self.figure_fit(question, clause, previous + window, candidate.figures, planned)
 
     def cell_candidates(self, question: Question, chunk: Chunk, bulletin: Bulletin, rank: int) -> list[Candidate]:
         """The best figure cell of a table row, as a candidate like a clause's (a figure question only)."""

@@ -21,14 +21,18 @@ SAME_QUALIFIER = {"平均每年": "年均", "每年平均": "年均"}
 # Measure words that count the same things: 多少人 is answered by "139名".
 UNIT_GROUPS = {"人": "people", "名": "people", "位": "people", "次": "times", "场": "times", "回": "times"}
 FROM_TO_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])[^，。；\d]{0,20}?(?:至|到)\s*(\d+(?:\.\d+)?)\s*(%|[\u4e00-\u9fff])")
+DATE_BEFORE_RE = re.compile(r"\d\s*[年月]\s*$")
 RATE_DIRECTION_RE = re.compile(r"(增长|下降|上涨|上升|提高|降低|减少|增加|回落|下跌|扩大|收窄)\s*$")
 
 
 def names_a_year_or_note(clause: str, figure: tuple) -> bool:
-    """A year ('2021-2023 年', '2025年') or a footnote mark ('[3]') is no figure that answers 'how much'."""
+    """A year ('2021-2023 年', '2025年'), a date's month or day ('2025年10月', '10月15日') or a footnote mark
+    ('[3]') is no figure that answers 'how much'."""
     start, end, text, value, unit = figure
     if clause[max(start - 1, 0):start] in ("[", "［") and clause[end:end + 1] in ("]", "］"):
         return True
+    if DATE_BEFORE_RE.search(clause[:start]) and (unit in ("月", "日") or clause[end:end + 1] in ("日", "号")):
+        return True  # a month after a year, a day after a month: a date, not a count of months or days
     yearish = value is not None and float(value).is_integer() and 1900 <= value <= 2100 and "." not in text
     return yearish and (unit == "年" or bool(re.match(r"\s*[-—–~～至到]\s*\d{4}", clause[end:])))
 
