@@ -132,20 +132,49 @@ def recover_sentences(records: list[dict], assistant, questions: dict[str, list[
     return records
 
 
+class RowsUnpickler(pickle.Unpickler):
+    """Rows cached before qa/answer.py was split (186f9ab) name its Question class there."""
+
+    def find_class(self, module, name):
+        return super().find_class("qa.question" if module == "qa.answer" else module, name)
+
+
+def next_sentences(index) -> dict[tuple[str, str], str]:
+    """(previous sentence, sentence) -> the sentence after it, over every paragraph of the corpus: rows cached
+    before the next sentence was stored find it again here."""
+    from qa.candidates import paragraph_sentences
+
+    following = {}
+    for bulletin in index.bulletins.values():
+        text = bulletin.clean_text
+        for number in range(len(bulletin.paragraphs)):
+            sentences = [text[s:e] for s, e in paragraph_sentences(bulletin, number)]
+            for at, sentence in enumerate(sentences):
+                following[(sentences[at - 1] if at else "", sentence)] = sentences[at + 1] if at + 1 < len(sentences) else ""
+    return following
+
+
 def refresh(records: list[dict], reader) -> list[dict]:
     """Recompute every record's feature rows from its stored sentences (`qa.evidence.features` as it is now),
-    so new features need no new collection: the coverages of the previous sentence come from the reader."""
+    so new features need no new collection: the coverages of the neighbour sentences come from the reader, and
+    a next sentence not stored is found in the corpus (or among the candidates: the one this sentence precedes)."""
     from dataclasses import replace
 
     from qa.evidence import features
 
+    following = next_sentences(reader.index)
     for record in records:
         if not record.get("evidence"):
             continue
         parsed = record["parsed"]
-        evidence = [replace(e, previous_coverage=reader.scorer.coverage(parsed, e.previous) if e.previous else 0.0,
-                            joint_coverage=reader.scorer.coverage(parsed, f"{e.previous}{e.text}"))
-                    for e in record["evidence"]]
+        after = {e.previous: e.text for e in record["evidence"] if e.previous}
+        evidence = []
+        for e in record["evidence"]:
+            upcoming = e.next or following.get((e.previous, e.text), after.get(e.text, ""))
+            evidence.append(replace(
+                e, previous_coverage=reader.scorer.coverage(parsed, e.previous) if e.previous else 0.0,
+                joint_coverage=reader.scorer.coverage(parsed, f"{e.previous}{e.text}"), next=upcoming,
+                next_coverage=reader.scorer.coverage(parsed, upcoming) if upcoming else 0.0))
         record["evidence"] = evidence
         record["rows"] = features(parsed.text, evidence)
     return records
@@ -256,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         if not store.exists() and earlier.exists():
             store.write_bytes(pickle.dumps(recover_sentences(pickle.loads(earlier.read_bytes()), assistant, questions)))
         if store.exists():
-            records[split] = refresh(pickle.loads(store.read_bytes()), assistant.answerer)
+            records[split] = refresh(RowsUnpickler(store.open("rb")).load(), assistant.answerer)
             continue
         records[split] = collect(assistant, questions)
         store.write_bytes(pickle.dumps(records[split]))

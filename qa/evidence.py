@@ -200,6 +200,8 @@ class SentenceEvidence:
     previous: str = ""  # the sentence before it in its paragraph ("" for the first): where a dropped subject is
     previous_coverage: float = 0.0  # coverage of the question's words by the previous sentence
     joint_coverage: float = 0.0  # … by the previous sentence and this one together
+    next: str = ""  # the sentence after it in its paragraph ("" for the last)
+    next_coverage: float = 0.0  # coverage of the question's words by the next sentence
 
 
 def features(question: str, sentences: list[SentenceEvidence]) -> list[list[float]]:
