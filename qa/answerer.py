@@ -11,7 +11,7 @@ from datetime import date
 
 import numpy as np
 
-from qa.candidates import ANSWER_THRESHOLD, Candidate, ClauseScorer, previous_sentence
+from qa.candidates import ANSWER_THRESHOLD, Candidate, ClauseScorer, neighbour_sentences
 from qa.compose import Composer
 from qa.errors import BulletinQAError
 from qa.evidence import SentenceEvidence, features, load_scorer
@@ -172,14 +172,16 @@ class Answerer:
         evidence = []
         for candidate, text, cosine in zip(chosen, texts, cosines):
             chunk, bulletin = candidate.chunk, candidate.bulletin
-            previous = previous_sentence(bulletin, chunk, candidate.sentence[0])  # zero anaphora: its topic
+            # zero anaphora: the topic is in the sentence before; a restated question precedes its answer
+            previous, following = neighbour_sentences(bulletin, chunk, candidate.sentence[0])
             evidence.append(SentenceEvidence(
                 lexical=candidate.lexical, coverage=self.scorer.coverage(question, text),
                 cosine=cosine, rank=candidate.rank,
                 top_paragraph=top is not None and (chunk.file, chunk.paragraph) == (top.file, top.paragraph),
                 opens=candidate.sentence[0] == bulletin.paragraphs[chunk.paragraph].start, text=text,
                 previous=previous, previous_coverage=self.scorer.coverage(question, previous) if previous else 0.0,
-                joint_coverage=self.scorer.coverage(question, f"{previous}{text}")))
+                joint_coverage=self.scorer.coverage(question, f"{previous}{text}"), next=following,
+                next_coverage=self.scorer.coverage(question, following) if following else 0.0))
         return chosen, evidence
 
     def _with_dropped_subjects(self, question: Question, candidates: list[Candidate]) -> list[Candidate]:

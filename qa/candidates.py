@@ -336,8 +336,16 @@ def paragraph_sentences(bulletin: Bulletin, index: int) -> list[Span]:
 
 def previous_sentence(bulletin: Bulletin, chunk: Chunk, start: int) -> str:
     """The sentence before the one starting at `start` in the chunk's paragraph ('' for the first)."""
-    before = [(s, e) for s, e in paragraph_sentences(bulletin, chunk.paragraph) if e <= start]
-    return bulletin.clean_text[before[-1][0]:before[-1][1]] if before else ""
+    return neighbour_sentences(bulletin, chunk, start)[0]
+
+
+def neighbour_sentences(bulletin: Bulletin, chunk: Chunk, start: int) -> tuple[str, str]:
+    """The sentences before and after the one starting at `start` in the chunk's paragraph ('' at either end)."""
+    spans = paragraph_sentences(bulletin, chunk.paragraph)
+    before = [(s, e) for s, e in spans if e <= start]
+    after = [(s, e) for s, e in spans if s > start]
+    text = bulletin.clean_text
+    return (text[before[-1][0]:before[-1][1]] if before else "", text[after[0][0]:after[0][1]] if after else "")
 
 
 def _rate_like(candidate: Candidate) -> bool:

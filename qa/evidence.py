@@ -6,10 +6,13 @@ says something more, of the kind asked (a time for 何时, a reason for 为什�
 
 - **lexical**: the clause score of `qa/candidates.py` (IDF-weighted coverage of the question's words);
 - **semantic**: the embedding model's cosine between the question and the sentence;
-- **learned**: two linear models over both and features of format and context (`FEATURES`: the answer types,
-  the previous sentence for a dropped subject, the words around the interrogative), trained on DRCD
-  (traditional-Chinese Wikipedia, CC BY-SA 3.0) by `eval/train_sentence_scorer.py`: a conditional logit chooses
-  the sentence, a logistic regression gates the answer; their weights ship in `qa/sentence_scorer.json` (2 KB).
+- **learned**: models over both and features of format and context (`FEATURES`: the answer types and whether
+  the sentence holds one the question does not say, the previous and next sentences — a dropped subject, a
+  question restated just before its answer —, the words around the interrogative, the asking clause told from
+  the clauses that set the scene), trained on DRCD (traditional-Chinese Wikipedia, CC BY-SA 3.0) by
+  `eval/train_sentence_scorer.py`: a small network (one tanh layer, five seeds summed) trained listwise chooses
+  the sentence, a logistic regression gates the answer; their weights ship as plain numbers in
+  `qa/sentence_scorer.json` (about 120 KB) and are read with numpy (no torch at query time).
 
 Pure functions over strings; nothing is loaded at import time.
 """
@@ -22,6 +25,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from qa.tokens import normalise
 
@@ -72,6 +77,24 @@ FEATURES = (
     "slot_right",     # a pair of the four characters after the interrogative phrase is in the sentence
     "slot_both",      # both, the left before the right
     "shared_run",     # longest run of the question's characters the sentence repeats, over the question's length
+    # The answer is something the question does not say: an instance of the asked type already in the
+    # question (its year, its number) answers nothing.
+    "type_new",       # the sentence holds an instance of an asked type that the question does not contain
+    # A question often restates one sentence; its answer is that sentence or the next one.
+    "coverage_gap",   # the best candidate's coverage minus this sentence's (0 for the best-covering sentence)
+    "previous_gap",   # the best candidate's coverage minus the previous sentence's (0: it follows the restatement)
+    "next_coverage",  # coverage of the question by the next sentence (the answer may precede its explanation)
+    # A sentence that opens with a pronoun, adverb or connective has dropped its subject: it continues the
+    # sentence before, so its topic is that sentence's.
+    "subject_dropped",    # the sentence opens without a subject of its own
+    "dropped_previous",   # subject_dropped times the previous sentence's coverage
+    # A long question sets its scene in clauses of context (威廉一世去世后，腓特烈三世继位，) and asks in the clause
+    # holding the interrogative: a sentence that holds only the context restates the scene, and the answer is
+    # in the sentence that holds the asking clause, often the next one.
+    "asked_share",        # share of the asking clause's character pairs the sentence holds
+    "context_share",      # share of the context clauses' character pairs the sentence holds
+    "previous_context",   # context_share of the previous sentence (the scene was just set)
+    "next_asked",         # asked_share of the next sentence
 )
 
 
@@ -164,6 +187,49 @@ def shared_run(question: str, sentence: str) -> float:
     return best / len(asked) if asked else 0.0
 
 
+# Openings of a sentence that continues the one before it: a pronoun (他, 其, 该…), an adverb (也, 又, 并…) or a
+# connective (但, 因此, 后来…). Function words of the language, not of a corpus.
+SUBJECT_DROPPED_RE = re.compile(r"^(?:他们?|她们?|它们?|其|该|此|这|那|并|也|又|还|再|便|就|即|则|遂|乃|亦|均|皆|都|"
+                                r"但|而|且|却|故|因此|因而|所以|于是|后来|之后|此后|随后|最终|同时|另外|此外|然而|不过|"
+                                r"曾|已|被|将|把|由于|因为)")
+
+
+def subject_dropped(sentence: str) -> float:
+    """1 when the sentence opens with a pronoun, adverb or connective: its subject is in the sentence before."""
+    return float(bool(SUBJECT_DROPPED_RE.match(normalise(sentence).lstrip(" ，,、：:“「"))))
+
+
+def new_instances(question: str, sentence: str, kinds: list[str]) -> float:
+    """1 when the sentence holds an instance of an asked kind (a year, a number, a place…) that the question
+    does not already contain: an instance the question says is the question's, not the answer."""
+    asked, text = normalise(question), normalise(sentence)
+    return float(any(match.group() not in asked for kind in kinds for match in HOLDS_TYPE[kind].finditer(text)))
+
+
+CLAUSE_BREAK_RE = re.compile(r"[，,；;：:]")
+
+
+def question_clauses(question: str) -> tuple[set[str], set[str]]:
+    """The CJK character pairs of the clause holding the interrogative and of the question's other clauses (its
+    interrogatives and particles left out); a question without an interrogative is all asking clause."""
+    clauses = CLAUSE_BREAK_RE.split(QUESTION_LEAD_RE.sub("", normalise(question)))
+    asking = next((c for c in clauses if INTERROGATIVE_RE.search(c)), None)
+    context = [c for c in clauses if c is not asking] if asking is not None else []
+
+    def pairs(text: str) -> set[str]:
+        return set(CJK_PAIR_RE.findall(QUESTION_PARTS_RE.sub(" ", text)))
+
+    return pairs(asking if asking is not None else " ".join(clauses)), pairs(" ".join(context))
+
+
+def pair_share(pairs: set[str], sentence: str) -> float:
+    """Share of the pairs the sentence holds (0 for no pairs)."""
+    if not pairs:
+        return 0.0
+    text = normalise(sentence)
+    return sum(pair in text for pair in pairs) / len(pairs)
+
+
 def asked_types(question: str) -> list[str]:
     """The kinds of thing a reading question asks for ('time', 'reason', 'place', 'number', 'name')."""
     text = normalise(question)
@@ -200,6 +266,8 @@ class SentenceEvidence:
     previous: str = ""  # the sentence before it in its paragraph ("" for the first): where a dropped subject is
     previous_coverage: float = 0.0  # coverage of the question's words by the previous sentence
     joint_coverage: float = 0.0  # … by the previous sentence and this one together
+    next: str = ""  # the sentence after it in its paragraph ("" for the last)
+    next_coverage: float = 0.0  # coverage of the question's words by the next sentence
 
 
 def features(question: str, sentences: list[SentenceEvidence]) -> list[list[float]]:
@@ -211,9 +279,12 @@ def features(question: str, sentences: list[SentenceEvidence]) -> list[list[floa
     cosines = [s.cosine for s in sentences if s.cosine is not None]
     best_cosine = max(cosines) if cosines else 0.0
     slot = answer_slot(question)
+    best_coverage = max(s.coverage for s in sentences)
+    asking, context = question_clauses(question)
     rows = []
     for s in sentences:
         held = holds_types(s.text, kinds)
+        dropped = subject_dropped(s.text)
         rows.append([
             s.lexical - best_lexical,
             s.coverage,
@@ -229,22 +300,38 @@ def features(question: str, sentences: list[SentenceEvidence]) -> list[list[floa
             s.joint_coverage,
             *slot_evidence(slot, s.text),
             shared_run(question, s.text),
+            new_instances(question, s.text, kinds),
+            best_coverage - s.coverage,
+            best_coverage - s.previous_coverage,
+            s.next_coverage,
+            dropped,
+            dropped * s.previous_coverage,
+            pair_share(asking, s.text),
+            pair_share(context, s.text),
+            pair_share(context, s.previous),
+            pair_share(asking, s.next),
         ])
     return rows
 
 
 @dataclass(frozen=True)
 class SentenceScorer:
-    """Two linear models over the standardised `FEATURES`: a choice among a question's sentences (a conditional
-    logit, trained on which of the candidates holds the answer) and a gate (a logistic regression: the
-    probability that a sentence holds the answer, which decides whether to answer at all)."""
+    """Models over the standardised `FEATURES`: a choice among a question's sentences (trained listwise on which
+    of the candidates holds the answer: a small network with one hidden layer, or a conditional logit) and a gate
+    (a logistic regression: the probability that a sentence holds the answer, which decides whether to answer)."""
 
     weights: tuple[float, ...]  # the gate's logistic regression
     bias: float
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     threshold: float  # answer a reading question when its chosen sentence is at least this probable
-    choice: tuple[float, ...] = ()  # the choice's weights; () chooses by the gate's probability
+    choice: tuple[float, ...] = ()  # the conditional logit's weights; () chooses by the gate's probability
+    # The choice network (it replaces the conditional logit when given): tanh(hidden · x + hidden_bias) · output.
+    # Features interact in a choice (a cosine lead means less when the sentence only restates the question), which
+    # one weight per feature cannot say.
+    hidden: tuple[tuple[float, ...], ...] = ()
+    hidden_bias: tuple[float, ...] = ()
+    output: tuple[float, ...] = ()
 
     def _standard(self, row: list[float]) -> list[float]:
         return [(x - m) / s for x, m, s in zip(row, self.mean, self.scale)]
@@ -256,20 +343,35 @@ class SentenceScorer:
 
     def preference(self, row: list[float]) -> float:
         """How strongly the choice prefers this sentence over the question's other candidates (a logit)."""
+        if self.hidden:
+            x = self._standard(row)
+            units = (math.tanh(b + sum(w * v for w, v in zip(ws, x))) for ws, b in zip(self.hidden, self.hidden_bias))
+            return sum(o * u for o, u in zip(self.output, units))
         if not self.choice:
             return self.probability(row)
         return sum(w * x for w, x in zip(self.choice, self._standard(row)))
 
+    def preferences(self, rows: list[list[float]]) -> list[float]:
+        """`preference` of every row at once (the network as two matrix products)."""
+        if not self.hidden:
+            return [self.preference(row) for row in rows]
+        x = (np.asarray(rows, dtype=float) - np.asarray(self.mean)) / np.asarray(self.scale)
+        units = np.tanh(x @ np.asarray(self.hidden).T + np.asarray(self.hidden_bias))
+        return (units @ np.asarray(self.output)).tolist()
+
     def judge(self, rows: list[list[float]]) -> tuple[int, float]:
         """The chosen sentence (its index in rows) and the gate's probability that it holds the answer."""
-        scores = [self.preference(row) for row in rows]
+        scores = self.preferences(rows)
         best = max(range(len(rows)), key=lambda i: scores[i])
         return best, self.probability(rows[best])
 
     def to_json(self) -> dict:
+        network = ({"choice_network": {"hidden": [list(ws) for ws in self.hidden],
+                                       "hidden_bias": list(self.hidden_bias), "output": list(self.output)}}
+                   if self.hidden else {})
         return {"features": list(FEATURES), "weights": list(self.weights), "bias": self.bias,
                 "mean": list(self.mean), "scale": list(self.scale), "threshold": self.threshold,
-                "choice": list(self.choice)}
+                "choice": list(self.choice), **network}
 
 
 @lru_cache(maxsize=4)
@@ -280,5 +382,8 @@ def load_scorer(path: Path = WEIGHTS_FILE) -> SentenceScorer | None:
     data = json.loads(path.read_text(encoding="utf-8"))
     if tuple(data.get("features", ())) != FEATURES:
         return None
+    network = data.get("choice_network", {})
     return SentenceScorer(tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]), tuple(data["scale"]),
-                          float(data["threshold"]), tuple(data.get("choice", ())))
+                          float(data["threshold"]), tuple(data.get("choice", ())),
+                          tuple(tuple(ws) for ws in network.get("hidden", ())),
+                          tuple(network.get("hidden_bias", ())), tuple(network.get("output", ())))

@@ -5,6 +5,7 @@ sentences of the bundled seed bulletin and government work reports.
 """
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from qa.assistant import Assistant
 from qa.question import analyse
 from qa.embed import HashEmbedder
 from qa.evidence import (FEATURES, WEIGHTS_FILE, SentenceEvidence, SentenceScorer, answer_slot, asked_types,
-                         features, holds_types, load_scorer, merge_enclosed, novelty, slot_evidence)
+                         features, holds_types, load_scorer, merge_enclosed, new_instances, novelty, pair_share,
+                         question_clauses, slot_evidence, subject_dropped)
 from qa.figures import sentence_spans
 from qa.update import update_index
 
@@ -125,8 +127,47 @@ def test_slot_evidence_finds_the_words_around_the_answer():
 
 
 def evidence(text, lexical=0.5, cosine=0.8, rank=0, top=True, opens=False, previous="", previous_coverage=0.0,
-             joint_coverage=0.5):
-    return SentenceEvidence(lexical, 0.5, cosine, rank, top, opens, text, previous, previous_coverage, joint_coverage)
+             joint_coverage=0.5, coverage=0.5, following="", next_coverage=0.0):
+    return SentenceEvidence(lexical, coverage, cosine, rank, top, opens, text, previous, previous_coverage,
+                            joint_coverage, following, next_coverage)
+
+
+def test_an_instance_of_the_asked_type_counts_only_when_the_question_does_not_say_it():
+    kinds = asked_types("1965年以后，他在哪一年回国？")
+    assert new_instances("1965年以后，他在哪一年回国？", "1972年，他回到北京。", kinds) == 1.0
+    assert new_instances("1965年以后，他在哪一年回国？", "1965年以后他留在巴黎。", kinds) == 0.0
+    assert new_instances("他为什么回国？", "他回国了。", asked_types("他为什么回国？")) == 0.0
+
+
+def test_a_sentence_opening_with_a_pronoun_adverb_or_connective_has_dropped_its_subject():
+    assert subject_dropped("他于1972年回国。") == 1.0
+    assert subject_dropped("“因此得名青石。") == 1.0
+    assert subject_dropped("后来改称青石镇。") == 1.0
+    assert subject_dropped("青石镇始建于汉代。") == 0.0
+
+
+def test_the_asking_clause_is_told_from_the_clauses_that_set_the_scene():
+    asking, context = question_clauses("威廉一世去世后，腓特烈三世继位，这位国王希望改为什么制度？")
+    assert "国王" in asking and "制度" in asking and "什么" not in asking
+    assert "威廉" in context and "继位" in context and not asking & context
+    scene = "威廉一世于1888年去世，腓特烈三世继位。"
+    answer = "这位国王希望改为君主立宪制度。"
+    assert pair_share(context, scene) > pair_share(context, answer)
+    assert pair_share(asking, answer) > pair_share(asking, scene)
+    assert question_clauses("谁设计了古桥？")[1] == set() and pair_share(set(), "古桥") == 0.0
+
+
+def test_neighbour_features_say_the_sentence_follows_the_one_that_restates_the_question():
+    question = "今天邮票在印刷前上胶，但早期是如何上胶的？"
+    restated = evidence("今天邮票在印刷前上胶。", coverage=0.8, following="但早期是手工用刷子上胶的。", next_coverage=0.5)
+    answer = evidence("但早期是手工用刷子上胶的。", coverage=0.5, previous="今天邮票在印刷前上胶。",
+                      previous_coverage=0.8)
+    named = [dict(zip(FEATURES, row)) for row in features(question, [restated, answer])]
+    assert named[0]["coverage_gap"] == 0 and named[1]["coverage_gap"] == pytest.approx(0.3)
+    assert named[1]["previous_gap"] == 0 and named[0]["previous_gap"] == pytest.approx(0.8)
+    assert named[0]["next_coverage"] == 0.5 and named[0]["next_asked"] > 0
+    assert named[1]["previous_context"] > named[0]["previous_context"]
+    assert named[1]["subject_dropped"] == 1.0 and named[1]["dropped_previous"] == pytest.approx(0.8)
 
 
 def test_features_are_relative_to_the_best_candidate():
@@ -177,6 +218,25 @@ def test_the_scorer_reads_a_dropped_subject_in_the_previous_sentence():
                                         previous_coverage=0.5, joint_coverage=0.9),
                                evidence("持证人数达 434 人，同比增长 61.5%。", joint_coverage=0.5)])
     assert scorer.preference(rows[0]) > scorer.preference(rows[1])
+
+
+def test_the_choice_network_is_saved_loaded_and_read_in_plain_python(tmp_path):
+    width = len(FEATURES)
+    hidden = ((0.5,) + (0.0,) * (width - 1), (0.0, -1.0) + (0.0,) * (width - 2))
+    scorer = SentenceScorer((0.0,) * width, 0.0, (0.0,) * width, (2.0,) * width, 0.5, (1.0,) * width,
+                            hidden, (0.1, -0.2), (1.0, 2.0))
+    saved = tmp_path / "scorer.json"
+    saved.write_text(json.dumps(scorer.to_json()), encoding="utf-8")
+    assert load_scorer(saved) == scorer
+    rows = [[1.0, 0.0] + [0.0] * (width - 2), [0.0, 1.0] + [0.0] * (width - 2)]
+    # tanh(0.5 · x0 / 2 + 0.1) + 2 · tanh(-x1 / 2 - 0.2): the network, not the conditional logit, chooses
+    assert scorer.preference(rows[0]) == pytest.approx(math.tanh(0.35) + 2 * math.tanh(-0.2))
+    assert scorer.preferences(rows) == pytest.approx([scorer.preference(row) for row in rows])
+    assert scorer.judge(rows)[0] == 0
+    # the shipped scorer has its network, a few hundred KB at most
+    shipped = load_scorer()
+    assert shipped.hidden and len(shipped.hidden[0]) == width and len(shipped.output) == len(shipped.hidden)
+    assert WEIGHTS_FILE.stat().st_size < 400_000
 
 
 def test_a_scorer_trained_on_other_features_is_not_loaded(tmp_path):
@@ -247,6 +307,9 @@ def test_sentence_evidence_reads_each_sentence_once(readers):
     # zero anaphora: the sentence before it, which names the town the reason sentence leaves out
     assert "青石镇" in reason[0].previous and "青石镇" not in reason[0].text
     assert reason[0].joint_coverage >= max(reason[0].coverage, reason[0].previous_coverage)
+    # … and the sentence after it, which the reason sentence may explain or a restatement may precede
+    assert reason[0].next.startswith("镇上的古桥") and reason[0].next_coverage >= 0.0
+    assert all(e.next == "" for e in found if e.text.startswith("每年秋季"))  # the paragraph's last
     opening = [e for e in found if e.text.startswith("青石镇是")]
     assert not opening or (opening[0].previous == "" and opening[0].previous_coverage == 0.0)
     assert np.isfinite([row for row in features(question.text, found)]).all()
