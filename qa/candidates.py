@@ -17,8 +17,8 @@ from qa.cues import COMPARISON_BASE_RE
 from qa.evidence import TIME_TEXT_RE, merge_enclosed
 from qa.figures import CN_FIGURE_RE, DATE_TEXT_RE, clause_spans, parse_figures, sentence_spans
 from qa.identity import AREA_WORDS, GENERIC_PLACES
-from qa.lead import (FROM_TO_RE, UNIT_GROUPS, figure_nouns, mostly_named_in, named_in, names_a_year_or_note,
-                     unasked_qualifiers)
+from qa.lead import (FROM_TO_RE, UNIT_GROUPS, contrasting_terms, figure_nouns, mostly_named_in, named_in,
+                     names_a_year_or_note, unasked_qualifiers)
 from qa.parse import Bulletin
 from qa.question import AMOUNT_CUES, DIFFERENCE_CUES, ISSUE_SELF_RE, RATE_CUES, SOURCE_CUES, Question
 from qa.retrieve import Hit
@@ -38,6 +38,8 @@ PRECISION_WEIGHT = 0.2
 CJK_PAIR_RE = re.compile(r"[\u4e00-\u9fff]{2}")
 # A clause must cover this share of the question's content (IDF-weighted) to answer; below it we abstain.
 ANSWER_THRESHOLD = 0.45
+# Another thing of the same kind named where the figure is (普通高中 for 职业高中: `qa.lead.contrasting_terms`).
+CONTRAST_PENALTY = 0.5
 # A candidate's score weighs how much of the question its clause covers, and its whole sentence.
 CLAUSE_WEIGHT, SENTENCE_WEIGHT = 0.6, 0.4
 
@@ -247,6 +249,8 @@ class ClauseScorer:
         labels = [clause[(figures[i - 1][1] if i else 0):start] for i, (start, *_) in enumerate(figures)]
         if labels and all(unasked_qualifiers(label, question.text) for label in labels):
             adjustment -= 0.3  # "2022年城镇新增就业" is not "年均1270多万人", 地区生产总值 not 人均地区生产总值
+        if contrasting_terms(question.text, window):
+            adjustment -= CONTRAST_PENALTY  # "职业高中在校生" is not answered by "普通高中…在校生11822人"
         for word in question.measured:
             if not mostly_named_in(word, window):
                 adjustment -= 0.3  # "进出口总额的增长目标" is not answered by "经济增长预期目标为5%左右"

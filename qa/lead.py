@@ -105,6 +105,31 @@ def unasked_qualifiers(text: str, question: str) -> list[str]:
     return found
 
 
+# Where a term may start: the text's start, after punctuation, a digit or a year (2025年职业高中, ，普通高中招生).
+TERM_START = r"(?:^|(?<=[^\u4e00-\u9fff])|(?<=\d年))"
+# Determiners and scope words open a phrase without naming a kind of thing (这份上街信息, 全区持证人数).
+DETERMINERS = "这那该本此各每全某"
+
+
+def contrasting_terms(question: str, text: str) -> list[tuple[str, str]]:
+    """Pairs (asked, written) of four-character terms that start a phrase, end alike and begin differently, the
+    asked one's first two characters absent from text and the written one's from the question: 职业高中 asked,
+    普通高中 written. A Chinese noun phrase ends in its head, so the same head with another modifier is another
+    thing (another kind of school), however many words the two share."""
+    asked_text, written = normalise(question), normalise(text)
+    pairs = []
+    for match in re.finditer(TERM_START + r"(?=([\u4e00-\u9fff]{4}))", asked_text):
+        term = match.group(1)
+        modifier, head = term[:2], term[2:]
+        if modifier in written or modifier[0] in DETERMINERS:
+            continue
+        other = re.search(TERM_START + r"([\u4e00-\u9fff]{2})" + re.escape(head), written)
+        if other and other.group(1) not in asked_text and not set(other.group(1)) & set(modifier) \
+                and other.group(1)[0] not in DETERMINERS:
+            pairs.append((term, other.group(1) + head))
+    return pairs
+
+
 def named_in(term: str | None, text: str) -> bool | None:
     """Whether a question term is named in text (by any of its bigrams); None when there is no term."""
     if not term:
