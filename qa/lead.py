@@ -105,8 +105,9 @@ def unasked_qualifiers(text: str, question: str) -> list[str]:
     return found
 
 
-# Where a term may start: the text's start, after punctuation, a digit or a year (2025年职业高中, ，普通高中招生).
-TERM_START = r"(?:^|(?<=[^\u4e00-\u9fff])|(?<=\d年))"
+# Where a term may start: the text's start, after punctuation or a year (2025年职业高中, ，普通高中招生); not after
+# another number, whose unit comes next (100米跑共有…).
+TERM_START = r"(?:^|(?<=[^\u4e00-\u9fff\d.])|(?<=\d年))"
 # Determiners and scope words open a phrase without naming a kind of thing (这份上街信息, 全区持证人数).
 DETERMINERS = "这那该本此各每全某"
 

@@ -52,6 +52,8 @@ def test_the_kind_the_bulletin_names_is_answered(assistant, question, figure):
     # not terms that start a phrase: a verb's object, a window across words
     ("去年有多少人报名参加社会工作者职业资格考试？", "积极动员 735 人报考社会工作者职业资格考试", []),
     ("持证社工人数比上一年增长了多少？", "全区持证人数达 434 人，同比增长 61.5%", []),
+    # after a number comes its unit, not a term
+    ("男子100米跑共有多少名运动员参赛？", "比赛共有来自64个国家及地区的84名运动员参与", []),
     # a determiner or scope word names no kind of thing
     ("这份上街信息是第几期？", "中共上街区委办公室", []),
     ("全区持证社工有多少人？", "社工持证人数达 434 人", []),
