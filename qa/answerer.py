@@ -130,7 +130,8 @@ class Answerer:
         elif question.kind == "figure" and candidates and not answers:
             restored = self._with_dropped_subjects(question, candidates)
             if restored:
-                candidates, answers = restored + [c for c in candidates if all(c is not r for r in restored)], True
+                kept = {id(c) for c in restored}
+                candidates, answers = restored + [c for c in candidates if id(c) not in kept], True
         if candidates and answers:  # label precision reorders, never decides
             built = self.composer.build(question, candidates[0], candidates)
             if built is not None:

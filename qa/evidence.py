@@ -344,9 +344,7 @@ class SentenceScorer:
     def preference(self, row: list[float]) -> float:
         """How strongly the choice prefers this sentence over the question's other candidates (a logit)."""
         if self.hidden:
-            x = self._standard(row)
-            units = (math.tanh(b + sum(w * v for w, v in zip(ws, x))) for ws, b in zip(self.hidden, self.hidden_bias))
-            return sum(o * u for o, u in zip(self.output, units))
+            return self.preferences([row])[0]
         if not self.choice:
             return self.probability(row)
         return sum(w * x for w, x in zip(self.choice, self._standard(row)))
