@@ -152,6 +152,21 @@ def save_counts(bm25, folder: Path) -> None:
         np.save(folder / COUNTS_FILE, counts)
 
 
+def write_term_counts(counts: TermCounts, path: Path) -> None:
+    """Write term counts on their own (a segment added to an index keeps no BM25 matrix: loading merges the
+    segments' counts into one)."""
+    with open(path, "wb") as out:
+        np.savez(out, vocab=np.array(counts.vocab, dtype=str), tokens=counts.tokens, docs=counts.docs,
+                 counts=counts.counts, n_docs=np.array(counts.n_docs))
+
+
+def read_term_counts(path: Path) -> TermCounts:
+    """Term counts written by `write_term_counts`."""
+    with np.load(path) as stored:
+        return TermCounts(stored["vocab"].tolist(), stored["tokens"], stored["docs"], stored["counts"],
+                          int(stored["n_docs"]))
+
+
 def load_counts(bm25, folder: Path) -> TermCounts | None:
     """The term counts saved beside a loaded index, or None when there are none (or they do not fit it)."""
     path = folder / COUNTS_FILE

@@ -373,7 +373,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     # Every phase on stderr (the fact indicators' embedding used to take minutes without a word).
     _, report = update_index(resolve_path(corpus or str(setting("corpus").default)), index_dir, embedder,
                              rebuild=args.rebuild, progress=not args.json, switch_corpus=args.switch_corpus,
-                             on_progress=None if args.json else ProgressPrinter())
+                             on_progress=None if args.json else ProgressPrinter(), open_index=False)
     return print_report(args, report)
 
 

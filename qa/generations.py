@@ -154,9 +154,11 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _fsync_tree(folder: Path) -> None:
-    """Flush every file and folder below folder, so the rename that publishes it never exposes a partial file."""
+    """Flush every file and folder below folder, so the rename that publishes it never exposes a partial file.
+    A file with another link is a segment shared with an earlier generation (`qa.segments`), flushed when that
+    generation was written: only its new folder entry needs flushing, which the folder's fsync does."""
     for path in sorted(folder.rglob("*")):
-        if path.is_file():
+        if path.is_file() and path.stat().st_nlink == 1:
             _fsync_file(path)
     for path in [*sorted(p for p in folder.rglob("*") if p.is_dir()), folder]:
         _fsync_dir(path)

@@ -4,7 +4,7 @@ bulletins, the fact table and a manifest — read from and written to a generati
 Files of a generation folder (which folder is live, and how a new one is published: `qa.generations`):
 
     manifest.json             format/package/parser/chunker/tokenizer/facts versions, model, corpus folder,
-                              per-file hashes, counts
+                              per-file hashes, counts, and the segments (below) when there are several
     chunks.jsonl              one chunk per line; line i is FAISS row i and BM25 document i
     bulletins.json            the parsed bulletins (clean text, paragraphs) that chunks point into
     dense.faiss               inner-product index over L2-normalised vectors (exact, fp16 re-scored, or IVF by size)
@@ -12,6 +12,9 @@ Files of a generation folder (which folder is live, and how a new one is publish
     term_counts.npy           per-chunk token counts behind the BM25 arrays (reused by the next update)
     facts.sqlite              the fact table
     text_frequency.json       per token, how many chunk texts hold it (the answer step's IDF)
+
+A generation that files were added to holds these files (all but the manifest) once per segment, in folders
+seg-…, and loading merges them (`qa.segments`; the adding is `qa.append`).
 
 Building one from a corpus folder is `qa.update`; the lookups retrieval makes over it are `qa.lookups`.
 """
@@ -29,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import __version__
-from qa.bm25 import save_counts
+from qa.bm25 import TermCounts, save_counts, write_term_counts
 from qa.bm25 import scores as bm25_scores
 from qa.chunk import CHUNKER_VERSION, DEFAULT_MAX_CHARS, Chunk
 from qa.dense import IVF_PROBES
@@ -39,10 +42,13 @@ from qa.facts import FACTS_VERSION, FactTable
 from qa.generations import publish, read_live, read_manifest
 from qa.lookups import Lookups
 from qa.parse import PARSER_VERSION, Article, Bulletin, Item, Paragraph, Part
+from qa.segments import (ADDED_COUNTS_FILE, VECTORS_FILE, merge_bm25, merge_facts, merge_frequencies, merge_vectors,
+                         merged_rows, segment_counts, segment_folders, segment_vectors)
 from qa.tables import Table
 from qa.tokens import TOKENIZER_VERSION, document_frequency
 
-INDEX_FORMAT_VERSION = 1
+INDEX_FORMAT_VERSION = 2  # 2: segments; an index of format 1 is a generation of one segment and is read as it is
+READABLE_FORMATS = (1, 2)
 
 
 def bulletin_to_dict(bulletin: Bulletin) -> dict:
@@ -102,7 +108,8 @@ class BulletinIndex:
 
     def __init__(self, chunks: list[Chunk], bulletins: dict[str, Bulletin], file_hashes: dict[str, dict],
                  model: dict, dense, bm25, *, created: str | None = None, updated: str | None = None,
-                 corpus_dir: Path | None = None, folder: Path | None = None) -> None:
+                 corpus_dir: Path | None = None, folder: Path | None = None,
+                 segments: list[Path] | None = None) -> None:
         """An index of these parts.
 
         Args:
@@ -116,7 +123,9 @@ class BulletinIndex:
             created, updated: ISO 8601 times (UTC); by default now.
             corpus_dir: the folder it was built from (absolute); None: not recorded.
             folder: the generation folder it was read from (its fact table and text frequencies are read from
-                there on first use); None for an index built in memory.
+                there on first use); None for an index built in memory or merged from segments.
+            segments: the segment folders it was merged from (their fact tables and text frequencies are read on
+                first use); by default [folder].
         """
         self.chunks = chunks
         self.bulletins = bulletins
@@ -128,6 +137,7 @@ class BulletinIndex:
         self.created = created or self.updated
         self.corpus_dir = corpus_dir
         self.folder = folder
+        self.segments = segments if segments is not None else ([folder] if folder is not None else [])
         self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(chunks)}
         self.lookups = Lookups(chunks, bulletins)
         self._facts: FactTable | None = None
@@ -140,8 +150,9 @@ class BulletinIndex:
         if self._facts is None:
             from qa.facts import read_facts
 
-            if self.folder is not None and (self.folder / "facts.sqlite").exists():
-                self._facts = FactTable(read_facts(self.folder / "facts.sqlite"))
+            stored = [folder / "facts.sqlite" for folder in self.segments]
+            if stored and all(path.exists() for path in stored):
+                self._facts = FactTable(merge_facts([read_facts(path) for path in stored]))
             else:
                 self._facts = FactTable(self._extract_facts())
         return self._facts
@@ -169,9 +180,10 @@ class BulletinIndex:
         once. Counting tokenises every chunk (4.5 s for the 6,917 report chunks at load ~8.5), which every
         `bulletin-qa ask` used to pay before its first answer."""
         if self._text_frequency is None:
-            path = self.folder / TEXT_FREQUENCY_FILE if self.folder is not None else None
-            if path is not None and path.exists():
-                self._text_frequency = Counter(json.loads(path.read_text(encoding="utf-8")))
+            stored = [folder / TEXT_FREQUENCY_FILE for folder in self.segments]
+            if stored and all(path.exists() for path in stored):
+                self._text_frequency = merge_frequencies([json.loads(path.read_text(encoding="utf-8"))
+                                                          for path in stored])
             else:
                 self._text_frequency = document_frequency(chunk.text for chunk in self.chunks)
         return self._text_frequency
@@ -285,21 +297,32 @@ class BulletinIndex:
         return publish(index_dir, lambda folder: self._write(folder, index_dir))
 
     def _write(self, folder: Path, index_dir: Path) -> None:
-        """Write this index's files into an empty generation folder of index_dir."""
-        import faiss
+        """Write this index's files into an empty generation folder of index_dir (one segment, the folder itself)."""
+        self.write_segment(folder)
+        write_manifest(folder, self.manifest(index_dir))
+
+    def write_segment(self, folder: Path, vectors: np.ndarray | None = None, counts: TermCounts | None = None) -> None:
+        """Write this index's files, all but the manifest, into an empty folder: with its dense and BM25 indexes,
+        or, given its vectors and term counts (a segment added to an index: `qa.append`), those instead."""
         from qa.facts import write_facts
 
+        folder.mkdir(exist_ok=True)
         with open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
             for chunk in self.chunks:  # vars(): Chunk's fields are plain values, same JSON as asdict, 3× faster
                 out.write(json.dumps(vars(chunk), ensure_ascii=False) + "\n")
         _write_json(folder / "bulletins.json", {f: bulletin_to_dict(b) for f, b in self.bulletins.items()})
-        faiss.write_index(self.dense, str(folder / "dense.faiss"))
-        self.bm25.save(str(folder / "bm25"), show_progress=False)
-        save_counts(self.bm25, folder)
+        if vectors is not None and counts is not None:
+            np.save(folder / VECTORS_FILE, vectors)
+            write_term_counts(counts, folder / ADDED_COUNTS_FILE)
+        else:
+            import faiss
+
+            faiss.write_index(self.dense, str(folder / "dense.faiss"))
+            self.bm25.save(str(folder / "bm25"), show_progress=False)
+            save_counts(self.bm25, folder)
         write_facts(folder / "facts.sqlite", self.facts())
         (folder / TEXT_FREQUENCY_FILE).write_text(  # compact: ~100k tokens, read on every open
             json.dumps(self.text_frequency(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        _write_json(folder / "manifest.json", self.manifest(index_dir))
 
     @classmethod
     def load(cls, index_dir: Path, embedder: Embedder | None = None, check_versions: bool = True) -> "BulletinIndex":
@@ -317,27 +340,53 @@ class BulletinIndex:
 
     @classmethod
     def _read(cls, folder: Path, index_dir: Path, embedder: Embedder | None, check_versions: bool) -> "BulletinIndex":
-        """The index stored in one generation folder of index_dir."""
-        import bm25s
-        import faiss
-
+        """The index stored in one generation folder of index_dir (its segments merged)."""
         manifest = read_manifest(folder)
         check_manifest(manifest, embedder, index_dir, check_versions)
-        chunks = [Chunk(**json.loads(line)) for line in
-                  (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
-        bulletins = {f: bulletin_from_dict(d) for f, d in
-                     json.loads((folder / "bulletins.json").read_text(encoding="utf-8")).items()}
-        dense = faiss.read_index(str(folder / "dense.faiss"))
-        if isinstance(dense, faiss.IndexIVF):
-            dense.make_direct_map()  # lets filtered searches reconstruct rows
-            dense.nprobe = IVF_PROBES
-        bm25 = bm25s.BM25.load(str(folder / "bm25"), load_vocab=True, show_progress=False)
+        folders = segment_folders(folder, manifest)
+        parts = [_read_texts(segment) for segment in folders]
+        if len(parts) == 1:
+            (chunks, bulletins), (dense, bm25) = parts[0], _read_search(folders[0])
+        else:
+            order = merged_rows([part[0] for part in parts])
+            joined = [chunk for part in parts for chunk in part[0]]
+            chunks = [joined[row] for row in order]
+            bulletins = {name: bulletin for part in parts for name, bulletin in part[1].items()}
+            bulletins = {name: bulletins[name] for name in sorted(bulletins)}
+            vectors = [segment_vectors(segment) for segment in folders]
+            if [len(block) for block in vectors] != [len(part[0]) for part in parts]:
+                raise IndexMismatchError(f"index in {index_dir} is inconsistent (a segment's vectors do not match its "
+                                         f"chunks); rebuild it with: bulletin-qa index --rebuild")
+            dense = merge_vectors(vectors, order, manifest["model"]["dimension"])
+            bm25 = merge_bm25([segment_counts(segment, part[0]) for part, segment in zip(parts, folders)], order)
         if dense.ntotal != len(chunks):
             raise IndexMismatchError(f"index in {index_dir} is inconsistent ({dense.ntotal} vectors for "
                                      f"{len(chunks)} chunks); rebuild it with: bulletin-qa index --rebuild")
         return cls(chunks, bulletins, manifest["files"], manifest["model"], dense, bm25,
                    created=manifest["created"], updated=manifest.get("updated", manifest["created"]),
-                   corpus_dir=Path(manifest["corpus"]["path"]) if manifest.get("corpus") else None, folder=folder)
+                   corpus_dir=Path(manifest["corpus"]["path"]) if manifest.get("corpus") else None,
+                   folder=folder if len(parts) == 1 else None, segments=folders)
+
+
+def _read_texts(folder: Path) -> tuple[list[Chunk], dict[str, Bulletin]]:
+    """The chunks and bulletins stored in one segment folder."""
+    chunks = [Chunk(**json.loads(line)) for line in
+              (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    bulletins = {f: bulletin_from_dict(d) for f, d in
+                 json.loads((folder / "bulletins.json").read_text(encoding="utf-8")).items()}
+    return chunks, bulletins
+
+
+def _read_search(folder: Path) -> tuple[object, object]:
+    """The dense (FAISS) and BM25 indexes of a segment written in one go."""
+    import bm25s
+    import faiss
+
+    dense = faiss.read_index(str(folder / "dense.faiss"))
+    if isinstance(dense, faiss.IndexIVF):
+        dense.make_direct_map()  # lets filtered searches reconstruct rows
+        dense.nprobe = IVF_PROBES
+    return dense, bm25s.BM25.load(str(folder / "bm25"), load_vocab=True, show_progress=False)
 
 
 def recorded_backend(index_dir: Path | None) -> str | None:
@@ -357,8 +406,10 @@ def check_manifest(manifest: dict, embedder: Embedder | None, index_dir: Path, c
     """Raise IndexMismatchError when the index on disk cannot be used with this code and embedder (`how`: the
     rebuild advice to give, by default for an index folder)."""
     how = how or f"rebuild it with: bulletin-qa index CORPUS_DIR --index {index_dir} --rebuild"
+    if check_versions and manifest.get("format_version") not in READABLE_FORMATS:
+        raise IndexMismatchError(f"index in {index_dir} was built with format_version "
+                                 f"{manifest.get('format_version')!r}, this version reads {READABLE_FORMATS}; {how}")
     expected = {
-        "format_version": INDEX_FORMAT_VERSION,
         "parser_version": PARSER_VERSION,
         "chunker_version": CHUNKER_VERSION,
         "chunker_max_chars": DEFAULT_MAX_CHARS,
@@ -395,6 +446,11 @@ def check_backend(built: dict, embedder: Embedder, index_dir: Path, how: str) ->
             f"index in {index_dir} was embedded by the {built_with} backend, whose vectors the {used} backend does "
             f"not reproduce closely enough to search them; use --backend {built_with} (or BULLETIN_QA_BACKEND="
             f"{built_with}), or embed it again for {used}: {how.removeprefix('rebuild it with: ')} --backend {used}")
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    """Write a generation's manifest.json."""
+    _write_json(folder / "manifest.json", manifest)
 
 
 def _write_json(path: Path, data: object) -> None:

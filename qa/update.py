@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from qa.bm25 import build_bm25, concat, count_terms, load_counts, select_docs
+from qa.bm25 import build_bm25, concat, count_terms, counts_of, load_counts, select_docs
 from qa.chunk import Chunk, chunk_bulletin
 from qa.corpus import check_corpus, corpus_files, recorded_corpus
 from qa.dense import build_dense_index
@@ -83,10 +84,20 @@ def scan_corpus(corpus_dir: Path, old: BulletinIndex | None, report: UpdateRepor
     Returns:
         (bulletins, file hashes, chunks) by file name.
     """
-    old_hashes = old.file_hashes if old else {}
     old_chunks_of: dict[str, list[Chunk]] = {}
     for chunk in old.chunks if old else []:
         old_chunks_of.setdefault(chunk.file, []).append(chunk)
+    take_over = (lambda name: (old.bulletins[name], old_chunks_of.get(name, []))) if old is not None else None
+    return read_corpus(corpus_dir, old.file_hashes if old else {}, take_over, report, progress, phase)
+
+
+def read_corpus(corpus_dir: Path, old_hashes: dict[str, dict],
+                take_over: Callable[[str], tuple[Bulletin, list[Chunk]]] | None, report: UpdateReport,
+                progress: bool = False, phase: "Phase | None" = None
+                ) -> tuple[dict[str, Bulletin], dict[str, dict], dict[str, list[Chunk]]]:
+    """`scan_corpus` against the file hashes of an index (`old_hashes`): a file indexed unchanged is taken over
+    with `take_over(name)` (its parsed bulletin and chunks), or, without it, only listed as unchanged
+    (`qa.append`, which never reads what is indexed)."""
     bulletins: dict[str, Bulletin] = {}
     file_hashes: dict[str, dict] = {}
     chunks_by_file: dict[str, list[Chunk]] = {}
@@ -111,15 +122,15 @@ def scan_corpus(corpus_dir: Path, old: BulletinIndex | None, report: UpdateRepor
         except OSError as error:
             report.refuse(name, Refusal("cannot_read", f"cannot read: {error.strerror}"))
             continue
-        if previous and previous["bytes_sha256"] == raw_hash and old is not None:
+        if previous and previous["bytes_sha256"] == raw_hash:
             duplicate_of = seen_text.get(previous["text_sha256"])
             if duplicate_of:
                 report.refuse(name, Refusal("duplicate", f"same text as {duplicate_of}; not added twice",
                                             {"of": duplicate_of}))
                 continue
-            bulletins[name] = old.bulletins[name]
+            if take_over is not None:
+                bulletins[name], chunks_by_file[name] = take_over(name)
             file_hashes[name] = previous
-            chunks_by_file[name] = old_chunks_of.get(name, [])
             seen_text[previous["text_sha256"]] = name
             report.files_unchanged.append(name)
             continue
@@ -135,11 +146,11 @@ def scan_corpus(corpus_dir: Path, old: BulletinIndex | None, report: UpdateRepor
                 raise InputFileError(name, "no text to index after parsing", code="no_chunks")
         except InputFileError as error:
             report.refuse(name, error.refusal)
-            if previous and old is not None and name in old.bulletins:
+            if previous:
                 # Keep the version that was indexed before: a bad edit must not lose the old text.
-                bulletins[name] = old.bulletins[name]
+                if take_over is not None:
+                    bulletins[name], chunks_by_file[name] = take_over(name)
                 file_hashes[name] = previous
-                chunks_by_file[name] = old_chunks_of.get(name, [])
                 seen_text[previous["text_sha256"]] = name
             continue
         bulletins[name] = bulletin
@@ -177,12 +188,15 @@ def keyword_index(corpus_dir: Path, model_name: str) -> tuple[BulletinIndex, Upd
 
 def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild: bool = False,
                  progress: bool = True, switch_corpus: bool = False,
-                 on_progress: ProgressCallback | None = None) -> tuple[BulletinIndex, UpdateReport]:
+                 on_progress: ProgressCallback | None = None,
+                 open_index: bool = True) -> tuple[BulletinIndex | None, UpdateReport]:
     """Bring the index in index_dir up to date with the files in corpus_dir, embedding only what changed.
 
     New, changed and removed files are found by content hash. A file that cannot be read or parsed is
     refused (listed in `files_refused` with the reason) and, if an earlier version of it was indexed,
-    that version stays. The same text under another file name is refused as a duplicate.
+    that version stays. The same text under another file name is refused as a duplicate. When new files are
+    all that changed, they are added as a new segment and nothing indexed before is read or written again
+    (`qa.append`); otherwise the whole index is written again as one segment.
 
     Args:
         corpus_dir: folder of bulletin files.
@@ -193,21 +207,27 @@ def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild:
         switch_corpus: allow a corpus folder other than the one the index records; it is recorded instead.
         on_progress: called with a `BuildProgress` as each phase starts and ends, and after every block of texts
             embedded (then the texts are embedded in blocks), e.g. to print it or show it in a status line.
+        open_index: return the index; False returns None instead, for a caller that only updates the folder
+            (`bulletin-qa index`), which then never loads an index it added files to.
 
     Returns:
-        The new index (already saved, with corpus_dir recorded in its manifest) and a report of what changed.
+        The new index (already saved, with corpus_dir recorded in its manifest), or None (`open_index`), and a
+        report of what changed.
 
     Raises:
         CorpusMismatchError: the index records another corpus folder and not switch_corpus.
     """
     notify = on_progress or (lambda _: None)
     with index_lock(index_dir, on_wait=lambda: notify(BuildProgress("waiting"))):
-        return _update_index(corpus_dir, index_dir, embedder, rebuild, progress, switch_corpus, on_progress)
+        index, report = _update_index(corpus_dir, index_dir, embedder, rebuild, progress, switch_corpus,
+                                      on_progress, open_index)
+        return (index if open_index else None), report
 
 
 def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild: bool,
                   progress: bool, switch_corpus: bool = False,
-                  on_progress: ProgressCallback | None = None) -> tuple[BulletinIndex, UpdateReport]:
+                  on_progress: ProgressCallback | None = None,
+                  open_index: bool = True) -> tuple[BulletinIndex | None, UpdateReport]:
     """`update_index` for the holder of the index folder's writer lock."""
     started = time.perf_counter()
     report = UpdateReport()
@@ -227,6 +247,12 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
             new_record = True
     index_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(index_dir)
+    if not rebuild and (index_dir / CURRENT_FILE).exists():
+        from qa.append import append_new_files  # qa.append builds on this module's corpus scan
+
+        appended = append_new_files(corpus_dir, index_dir, embedder, progress, on_progress, new_record)
+        if appended is not None:
+            return (BulletinIndex.load(index_dir, embedder) if open_index else None), appended
 
     old: BulletinIndex | None = None
     old_was_reparsed = False
@@ -262,8 +288,8 @@ def _update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, rebuild
     vectors = np.stack([known[key] for key in keys]) if keys else np.zeros((0, embedder.dimension), np.float32)
 
     # An index written before text_frequency.json is written again once (the next update or ask), with it.
-    without_frequency = (old is not None and old.folder is not None
-                         and not (old.folder / TEXT_FREQUENCY_FILE).exists())
+    without_frequency = old is not None and not all((folder / TEXT_FREQUENCY_FILE).exists()
+                                                    for folder in old.segments)
     changed = (report.files_added or report.files_changed or report.files_removed or old is None or new_record
                or without_frequency)
     if changed:
@@ -319,7 +345,11 @@ def chunk_bm25(chunks: list[Chunk], keys: list[str] | None = None, old: "Bulleti
         retriever = bm25s.BM25()
         retriever.index([[""]], show_progress=False)
         return retriever
-    previous = load_counts(old.bm25, old.folder) if old is not None and old.folder is not None else None
+    previous = None
+    if old is not None:  # an index merged from segments keeps the counts it was built from (`build_bm25`)
+        kept = getattr(old.bm25, "term_counts", None)
+        previous = (counts_of(old.bm25, kept) if kept is not None
+                    else load_counts(old.bm25, old.folder) if old.folder is not None else None)
     old_rows: dict[str, list[int]] = {}
     for row, chunk in enumerate(old.chunks if previous is not None else []):
         old_rows.setdefault(vector_key(chunk), []).append(row)
