@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.bm25 import TermCounts, build_bm25, concat, count_terms, load_counts, read_term_counts
+from qa.bm25 import (COUNTS_FILE, Postings, bm25_of, count_terms, merge_postings, postings_from_counts, postings_of,
+                     read_term_counts)
 from qa.chunk import Chunk
 from qa.dense import build_dense_index
 
@@ -82,27 +83,29 @@ def segment_vectors(folder: Path) -> np.ndarray:
     return dense.reconstruct_n(0, dense.ntotal)
 
 
-def segment_counts(folder: Path, chunks: list[Chunk]) -> TermCounts:
-    """A segment's term counts: an added segment's as stored, a written one's from its BM25 arrays and the counts
-    saved beside them (tokenised again when there are none: an index from before they were saved)."""
+def segment_postings(folder: Path, chunks: list[Chunk]) -> Postings:
+    """A segment's term counts by token: an added segment's as stored, a written one's from its BM25 arrays and
+    the counts saved beside them (tokenised again when there are none: an index from before they were saved)."""
     if (folder / ADDED_COUNTS_FILE).exists():
-        return read_term_counts(folder / ADDED_COUNTS_FILE)
+        return postings_from_counts(read_term_counts(folder / ADDED_COUNTS_FILE))
     import bm25s
 
     from qa.tokens import tokenize
 
     bm25 = bm25s.BM25.load(str(folder / "bm25"), load_vocab=True, show_progress=False)
-    return load_counts(bm25, folder) or count_terms([tokenize(chunk.embed_text) or [""] for chunk in chunks])
+    counts = np.load(folder / COUNTS_FILE) if (folder / COUNTS_FILE).exists() else None
+    if counts is not None and len(counts) == len(bm25.scores["indices"]):
+        return postings_of(bm25, counts)
+    return postings_from_counts(count_terms([tokenize(chunk.embed_text) or [""] for chunk in chunks]))
 
 
-def merge_bm25(counts: list[TermCounts], order: np.ndarray):
-    """One BM25 index over the segments' documents (their term counts, segment after segment) in the merged
-    order."""
+def merge_bm25(postings: list[Postings], order: np.ndarray):
+    """One BM25 index over the segments' documents (their postings, segment after segment) in the merged order."""
     final_row = np.empty(len(order), dtype=np.int64)
     final_row[order] = np.arange(len(order))
-    offsets = np.cumsum([0, *(part.n_docs for part in counts)])
-    return build_bm25(concat([(part, final_row[start:start + part.n_docs])
-                              for part, start in zip(counts, offsets)], len(order)))
+    offsets = np.cumsum([0, *(part.n_docs for part in postings)])
+    return bm25_of(merge_postings([(part, final_row[start:start + part.n_docs])
+                                   for part, start in zip(postings, offsets)], len(order)))
 
 
 def merge_vectors(vectors: list[np.ndarray], order: np.ndarray, dimension: int):

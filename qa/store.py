@@ -43,7 +43,7 @@ from qa.generations import publish, read_live, read_manifest
 from qa.lookups import Lookups
 from qa.parse import PARSER_VERSION, Article, Bulletin, Item, Paragraph, Part
 from qa.segments import (ADDED_COUNTS_FILE, VECTORS_FILE, merge_bm25, merge_facts, merge_frequencies, merge_vectors,
-                         merged_rows, segment_counts, segment_folders, segment_vectors)
+                         merged_rows, segment_folders, segment_postings, segment_vectors)
 from qa.tables import Table
 from qa.tokens import TOKENIZER_VERSION, document_frequency
 
@@ -358,7 +358,7 @@ class BulletinIndex:
                 raise IndexMismatchError(f"index in {index_dir} is inconsistent (a segment's vectors do not match its "
                                          f"chunks); rebuild it with: bulletin-qa index --rebuild")
             dense = merge_vectors(vectors, order, manifest["model"]["dimension"])
-            bm25 = merge_bm25([segment_counts(segment, part[0]) for part, segment in zip(parts, folders)], order)
+            bm25 = merge_bm25([segment_postings(segment, part[0]) for part, segment in zip(parts, folders)], order)
         if dense.ntotal != len(chunks):
             raise IndexMismatchError(f"index in {index_dir} is inconsistent ({dense.ntotal} vectors for "
                                      f"{len(chunks)} chunks); rebuild it with: bulletin-qa index --rebuild")
