@@ -55,18 +55,21 @@ def build_in_one_go(files, tmp_path, embedder):
     return BulletinIndex.load(tmp_path / "fresh-index", embedder)
 
 
+def add_and_update(files, corpus, index_dir, embedder, **options):
+    """Copy files into the corpus folder (made if missing) and bring the index up to date."""
+    corpus.mkdir(exist_ok=True)
+    for path in files:
+        shutil.copy(path, corpus / path.name)
+    return update_index(corpus, index_dir, embedder, progress=False, **options)
+
+
 def test_added_files_become_segments_and_load_as_one_index(staging, tmp_path):
     embedder = HashEmbedder()
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    corpus.mkdir()
-    for path in staging[:3]:
-        shutil.copy(path, corpus / path.name)
-    update_index(corpus, index_dir, embedder, progress=False)
+    add_and_update(staging[:3], corpus, index_dir, embedder)
     first = current_generation(index_dir)
     inodes = {p.name: p.stat().st_ino for p in first.iterdir() if p.is_file() and p.name != "manifest.json"}
-    for path in staging[3:5]:  # two new files at once: one new segment
-        shutil.copy(path, corpus / path.name)
-    index, report = update_index(corpus, index_dir, embedder, progress=False)
+    index, report = add_and_update(staging[3:5], corpus, index_dir, embedder)  # two new files: one new segment
     assert sorted(report.files_added) == sorted(p.name for p in staging[3:5])
     assert len(report.files_unchanged) == 3
     assert report.chunks_total == len(index.chunks)
@@ -83,12 +86,8 @@ def test_added_files_become_segments_and_load_as_one_index(staging, tmp_path):
 def test_a_change_after_adding_compacts_into_one_segment(staging, tmp_path):
     embedder = HashEmbedder()
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    corpus.mkdir()
-    for path in staging[:2]:
-        shutil.copy(path, corpus / path.name)
-    update_index(corpus, index_dir, embedder, progress=False)
-    shutil.copy(staging[-1], corpus / staging[-1].name)
-    update_index(corpus, index_dir, embedder, progress=False)
+    add_and_update(staging[:2], corpus, index_dir, embedder)
+    add_and_update(staging[-1:], corpus, index_dir, embedder)
     assert len(manifest_of(index_dir)["segments"]) == 2
     edited = corpus / staging[0].name
     edited.write_text(edited.read_text(encoding="utf-8") + "\n\n补充：新增就业岗位12万个。\n", encoding="utf-8")
