@@ -11,10 +11,10 @@ from datetime import date
 
 import numpy as np
 
-from qa.candidates import ANSWER_THRESHOLD, Candidate, ClauseScorer, neighbour_sentences
+from qa.candidates import ANSWER_THRESHOLD, Candidate, ClauseScorer, neighbour_sentences, with_context
 from qa.compose import Composer
 from qa.errors import BulletinQAError
-from qa.evidence import SentenceEvidence, features, load_scorer
+from qa.evidence import SentenceEvidence, features, load_scorer, without_topic
 from qa.guard import guard
 from qa.question import OUTCOME_CUES, QUESTION_WORDS, READING_KINDS, Question, analyse, effective_question
 from qa.records import Answer
@@ -164,14 +164,22 @@ class Answerer:
         chosen = list(best_of.values())
         texts = [c.bulletin.clean_text[c.sentence[0]:c.sentence[1]] for c in chosen]
         cosines: list[float | None] = [None] * len(chosen)
+        rest_cosines: list[float | None] = [None] * len(chosen)
         if chosen and self.sentence_scoring != "lexical" and self.embedder is not None \
                 and getattr(self.embedder, "knows_meaning", True):
             if query_vector is None:
                 query_vector = self.embedder.embed_queries([question.text])[0]
-            cosines = [float(x) for x in self._sentence_vectors(texts) @ query_vector]
+            vectors = self._sentence_vectors(texts)
+            cosines = [float(x) for x in vectors @ query_vector]
+            # the question without the words each sentence's title already says (one query per title)
+            rests = [without_topic(question.text, c.chunk.title or "") for c in chosen]
+            asked = [rest for rest in dict.fromkeys(rests) if rest != question.text]
+            rest_vectors = dict(zip(asked, self.embedder.embed_queries(asked))) if asked else {}
+            rest_cosines = [float(vector @ rest_vectors.get(rest, query_vector))
+                            for vector, rest in zip(vectors, rests)]
         top = hits[0].chunk if hits else None
         evidence = []
-        for candidate, text, cosine in zip(chosen, texts, cosines):
+        for candidate, text, cosine, rest_cosine in zip(chosen, texts, cosines, rest_cosines):
             chunk, bulletin = candidate.chunk, candidate.bulletin
             # zero anaphora: the topic is in the sentence before; a restated question precedes its answer
             previous, following = neighbour_sentences(bulletin, chunk, candidate.sentence[0])
@@ -182,7 +190,9 @@ class Answerer:
                 opens=candidate.sentence[0] == bulletin.paragraphs[chunk.paragraph].start, text=text,
                 previous=previous, previous_coverage=self.scorer.coverage(question, previous) if previous else 0.0,
                 joint_coverage=self.scorer.coverage(question, f"{previous}{text}"), next=following,
-                next_coverage=self.scorer.coverage(question, following) if following else 0.0))
+                next_coverage=self.scorer.coverage(question, following) if following else 0.0,
+                titled_coverage=self.scorer.coverage(question, with_context(chunk, text, self.scorer.topic(chunk))),
+                rest_cosine=rest_cosine))
         return chosen, evidence
 
     def _with_dropped_subjects(self, question: Question, candidates: list[Candidate]) -> list[Candidate]:

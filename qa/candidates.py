@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -40,6 +41,10 @@ CJK_PAIR_RE = re.compile(r"[\u4e00-\u9fff]{2}")
 ANSWER_THRESHOLD = 0.45
 # Another thing of the same kind named where the figure is (普通高中 for 职业高中: `qa.lead.contrasting_terms`).
 CONTRAST_PENALTY = 0.5
+# A title word shared by this share of the index's titles, and by at least this many, names the kind of document
+# (政府工作报告 in 52 of 52 report titles), not one document's topic (no word of CMRC's 256 titles reaches it).
+TITLE_KIND_SHARE = 0.1
+TITLE_KIND_LEAST = 3
 # A candidate's score weighs how much of the question its clause covers, and its whole sentence.
 CLAUSE_WEIGHT, SENTENCE_WEIGHT = 0.6, 0.4
 
@@ -80,6 +85,31 @@ class ClauseScorer:
         counted = getattr(index, "text_frequency", None)
         self._document_frequency = (counted() if counted is not None
                                     else document_frequency(chunk.text for chunk in index.chunks))
+        self._kind_words: frozenset[str] | None = None  # see `topic`
+        self._topics: dict[str, str] = {}
+
+    # ----- the topic a title names -----
+    def topic(self, chunk: Chunk) -> str:
+        """The chunk's title without the words that name the kind of document rather than its topic: a word
+        shared by at least TITLE_KIND_SHARE of the index's titles (and by TITLE_KIND_LEAST of them) says what the
+        documents are (政府工作报告, 国民经济和社会发展统计公报), and a question that names it names which document
+        to read, not what to find in it. '' for a title that is all kind."""
+        title = chunk.title or ""
+        if title not in self._topics:
+            if self._kind_words is None:
+                titles = {c.title for c in self.index.chunks if c.title}
+                counts = Counter(token for t in titles for token in token_set(t) if len(token) >= 2)
+                least = max(TITLE_KIND_LEAST, TITLE_KIND_SHARE * len(titles))
+                self._kind_words = frozenset(token for token, count in counts.items() if count >= least)
+            kind = [False] * len(title)
+            for word in self._kind_words:
+                at = title.find(word)
+                while at != -1:
+                    kind[at:at + len(word)] = [True] * len(word)
+                    at = title.find(word, at + 1)
+            runs = re.split(r"\s+", "".join(" " if marked else char for char, marked in zip(title, kind)))
+            self._topics[title] = " ".join(run for run in runs if run)
+        return self._topics[title]
 
     # ----- weights -----
     def idf(self, token: str) -> float:
@@ -130,13 +160,13 @@ class ClauseScorer:
                     continue
                 seen.add((chunk.file, s_start))
                 sentence = text[s_start:s_end]
-                sentence_score = self.coverage(question, _with_context(chunk, sentence))
+                sentence_score = self.coverage(question, with_context(chunk, sentence, self.topic(chunk)))
                 clauses = clause_spans(text, s_start, s_end) if chunk.kind == "body" else [(s_start, s_end)]
                 for position, (c_start, c_end) in enumerate(clauses):
                     clause = text[c_start:c_end]
                     window_start = clauses[max(position - 1, 0)][0]
                     if chunk.kind != "body":
-                        window = _with_context(chunk, clause) + " " + _line_label(clause, bulletin)
+                        window = with_context(chunk, clause) + " " + _line_label(clause, bulletin)
                     elif question.kind == "figure":
                         window = text[window_start:c_end]  # "持证人数达 434 人，同比增长 61.5%": the figure's subject may precede
                     else:
@@ -209,8 +239,9 @@ class ClauseScorer:
             return candidate.lexical
         text = bulletin.clean_text
         sentence = text[candidate.sentence[0]:candidate.sentence[1]]
-        alone = self.coverage(question, _with_context(chunk, sentence))
-        restored = self.coverage(question, _with_context(chunk, previous + sentence))
+        topic = self.topic(chunk)
+        alone = self.coverage(question, with_context(chunk, sentence, topic))
+        restored = self.coverage(question, with_context(chunk, previous + sentence, topic))
         lexical = candidate.lexical + SENTENCE_WEIGHT * max(restored - alone, 0.0)
         if question.kind != "figure" or not candidate.figures:
             return lexical
@@ -392,9 +423,11 @@ def _line_label(line: str, bulletin: Bulletin) -> str:
     return ""
 
 
-def _with_context(chunk: Chunk, sentence: str) -> str:
-    """A sentence plus its headings, so '一是建强骨干队伍' context counts toward matching. A masthead or footer
-    line is matched with the whole masthead or footer (上街信息 … 第 8 期 … 2026 年 2 月 12 日)."""
+def with_context(chunk: Chunk, sentence: str, topic: str = "") -> str:
+    """A sentence plus its title's topic (`ClauseScorer.topic`) and its headings: a text names its topic once, in
+    its title or heading, and its sentences drop it (an article titled 黄鳍紫鱼 says "体长可达50公分"; under
+    一是建强骨干队伍, "持证人数达434人"). A masthead or footer line is matched with the whole masthead or footer
+    (上街信息 … 第 8 期 … 2026 年 2 月 12 日)."""
     if chunk.kind != "body":
         return f"{chunk.embed_text} {chunk.series}"
-    return " ".join(part for part in (chunk.section, chunk.subsection, chunk.item, sentence) if part)
+    return " ".join(part for part in (topic, chunk.section, chunk.subsection, chunk.item, sentence) if part)

@@ -95,6 +95,12 @@ FEATURES = (
     "context_share",      # share of the context clauses' character pairs the sentence holds
     "previous_context",   # context_share of the previous sentence (the scene was just set)
     "next_asked",         # asked_share of the next sentence
+    # A text names its topic once, in its title or heading (黄鳍紫鱼), and its sentences drop it (体长可达50公分;
+    # 以其他鱼类为食): every sentence under the title holds the title's words, so only the rest of the question
+    # tells them apart, and the opening sentence that merely names the topic loses its lead.
+    "titled_coverage",    # coverage of the question by the title, headings and sentence together
+    "titled_gap",         # the best candidate's titled_coverage minus this sentence's
+    "rest_cosine",        # cosine of the question without its title's words, minus the best sentence's
 )
 
 
@@ -242,6 +248,32 @@ def holds_types(sentence: str, kinds: list[str]) -> list[bool]:
     return [bool(HOLDS_TYPE[kind].search(text)) for kind in kinds]
 
 
+TOPIC_UNIT_RE = re.compile(r"[0-9０-９.]+|[A-Za-z]+|.", re.S)
+TOPIC_RUN = 2  # the shortest run of characters shared with the title that is read as the title's words
+
+
+def without_topic(question: str, title: str) -> str:
+    """The question without the runs of characters (TOPIC_RUN or more, longest first) its title also says:
+    黄鳍紫鱼主要以什么为食？ under the title 黄鳍紫鱼 → 主要以什么为食？. A number or Latin word is one unit, never
+    cut (2023年 is not 202 + 3年)."""
+    if not title:
+        return question
+    units = TOPIC_UNIT_RE.findall(question)
+    rest, at = [], 0
+    while at < len(units):
+        run, text = 0, ""
+        while at + run < len(units) and text + units[at + run] in title:
+            text += units[at + run]
+            run += 1
+        if len(text.strip()) >= TOPIC_RUN:
+            at += run
+            rest.append(" ")
+        else:
+            rest.append(units[at])
+            at += 1
+    return re.sub(r"\s+", " ", "".join(rest)).strip()
+
+
 def novelty(question: str, sentence: str) -> float:
     """Share of the sentence's CJK character pairs that the question does not say (0..1): a sentence that only
     repeats the question holds no answer."""
@@ -268,6 +300,10 @@ class SentenceEvidence:
     joint_coverage: float = 0.0  # … by the previous sentence and this one together
     next: str = ""  # the sentence after it in its paragraph ("" for the last)
     next_coverage: float = 0.0  # coverage of the question's words by the next sentence
+    # A text names its topic once, in its title or heading, and its sentences drop it: the sentence read with
+    # them, and the question read without the words its title already says.
+    titled_coverage: float = 0.0  # coverage of the question's words by the title, headings and sentence together
+    rest_cosine: float | None = None  # cosine of the question without its title's words and the sentence
 
 
 def features(question: str, sentences: list[SentenceEvidence]) -> list[list[float]]:
@@ -281,6 +317,9 @@ def features(question: str, sentences: list[SentenceEvidence]) -> list[list[floa
     slot = answer_slot(question)
     best_coverage = max(s.coverage for s in sentences)
     asking, context = question_clauses(question)
+    best_titled = max(s.titled_coverage for s in sentences)
+    rests = [s.rest_cosine for s in sentences if s.rest_cosine is not None]
+    best_rest = max(rests) if rests else 0.0
     rows = []
     for s in sentences:
         held = holds_types(s.text, kinds)
@@ -310,6 +349,9 @@ def features(question: str, sentences: list[SentenceEvidence]) -> list[list[floa
             pair_share(context, s.text),
             pair_share(context, s.previous),
             pair_share(asking, s.next),
+            s.titled_coverage,
+            best_titled - s.titled_coverage,
+            (s.rest_cosine - best_rest) if s.rest_cosine is not None else 0.0,
         ])
     return rows
 
