@@ -23,7 +23,7 @@ from qa.cues import PAST_YEAR_CUES, THIS_YEAR_CUES
 from qa.repair import is_numbered_heading, repair_line
 from qa.tables import Table
 
-PARSER_VERSION = 8
+PARSER_VERSION = 9
 
 CN_DIGITS = "一二三四五六七八九十"
 FULLWIDTH_TABLE = str.maketrans("０１２３４５６７８９", "0123456789")
@@ -144,6 +144,8 @@ class _Block:
     heading_level: int = 0
     part: int = 0
     table: int | None = None
+    member: bool = False  # a numbered line that heads nothing: a list's member (`_mark_list_items`)
+    lead: str | None = None  # a member's list is announced by this sentence (…如下：), its heading
 
 
 def split_front_matter(text: str) -> tuple[dict, str]:
@@ -461,9 +463,49 @@ def _classify(blocks: list[_Block], meta: dict) -> tuple[dict, list[str]]:
             block.kind = "heading" if is_standalone_heading(block.text) else "title"
         elif is_standalone_heading(block.text):
             block.kind = "heading"
+    _mark_list_items(blocks)
 
     missing = [name for name in ("series", "issue", "date", "publisher") if name not in inferred and name not in meta]
     return inferred, missing
+
+
+def _numbered_level(text: str) -> int | None:
+    """How high a numbered line stands: 一、 (1) above （一） and 第一， (2) above 01 / 综合 (3); None if unnumbered."""
+    if SECTION_RE.match(text):
+        return 1
+    if SUBSECTION_RE.match(text) or ORDINAL_HEADING_RE.match(text):
+        return 2
+    return 3 if is_numbered_heading(text) else None
+
+
+def _mark_list_items(blocks: list[_Block]) -> None:
+    """Numbered lines that head nothing are the members of a list, and their text is content: a heading has
+    something under it before the next line of its rank or above. 一、个人缴费标准为每人每年400元。 followed at once by
+    二、集中缴费时间为…, or 二、衣着 103.5 by 三、居住 99.8, lose their figures as headings (headings are context,
+    never quoted). The list's last member, followed by the text after the list, is a member like the others.
+    A markdown heading (#) is the author's word and stays one. A sentence ending in a colon just before the list
+    announces it (各类价格指数（以上年为100）如下：) and heads its members as a heading would: 二、衣着 103.5 is a price
+    index."""
+    previous_member: int | None = None  # the level of the list member just before, if the line before was one
+    lead: str | None = None
+    for at, block in enumerate(blocks):
+        level = _numbered_level(block.text) if block.kind == "heading" and not block.heading_level else None
+        if level is None:
+            previous_member = None
+            continue
+        if previous_member is None:
+            before = blocks[at - 1] if at else None
+            announces = before is not None and before.kind == "body" and before.text.rstrip().endswith(("：", ":"))
+            lead = re.split(r"(?<=[。！？；])", before.text.rstrip())[-1] if announces else None
+        following = blocks[at + 1] if at + 1 < len(blocks) else None
+        heads_nothing = following is None or following.kind == "footer" or (
+            following.kind == "heading" and not following.heading_level
+            and (_numbered_level(following.text) or 99) <= level)
+        if heads_nothing or previous_member == level:
+            block.kind, block.member, block.lead = "body", True, lead
+            previous_member = level
+        else:
+            previous_member = None
 
 
 def _period_cue(text: str, year: int | None) -> str | None:
@@ -606,7 +648,7 @@ def parse_bulletin(text: str, file: str) -> Bulletin:
             section = subsection = section_period = article_period = None
             title = title or article_title
         if kind in ("heading", "body"):
-            heading = block.text if kind == "heading" else _inline_section(block.text)
+            heading = block.text if kind == "heading" else None if block.member else _inline_section(block.text)
             if heading and (SUBSECTION_RE.match(heading) or ORDINAL_HEADING_RE.match(heading)):
                 subsection = heading
             elif heading:
@@ -634,7 +676,7 @@ def parse_bulletin(text: str, file: str) -> Bulletin:
             len(paragraphs), start, end, kind,
             len(articles) - 1 if in_article else None,
             section if in_article else None,
-            subsection if in_article else None,
+            (block.lead or subsection) if in_article else None,
             period,
             block.part,
             block.table,
