@@ -205,6 +205,10 @@ class ClauseScorer:
                         newest = int(re.sub(r"\D", "", day) or 0) / 1e9  # 2026-02-12 → 0.0202…
                         score = max(score, ANSWER_THRESHOLD + 0.2 + 0.1 * named + newest)
                         itself = True
+                    if question.kind == "when" and chunk.kind == "masthead" and not itself:
+                        # A title's year (关于做好2026年度…的通知) names the period the document covers, not when what
+                        # is asked happens; the issue's own date answers only a question about the issue (above).
+                        continue
                     if question.kind == "when" and not TIME_TEXT_RE.search(normalise(clause)):
                         continue  # a time question is answered by a clause that holds a time (2026年2月, 公元前25年)
                     if question.kind == "figure":

@@ -131,3 +131,9 @@ def test_a_list_members_figure_is_answered(assistant, question, figure):
     assert answer.answer.startswith(figure)
     assert figure in answer.citations[0].quote
 
+
+
+def test_a_when_question_is_answered_by_the_list_not_by_the_title_that_holds_a_year(assistant):
+    answer = assistant.ask("城乡居民基本医疗保险集中缴费时间是什么时候？")
+    assert not answer.abstained, answer.answer
+    assert "2025年9月1日至12月31日" in answer.citations[0].quote  # not 关于做好2026年度…的通知
