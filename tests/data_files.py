@@ -70,3 +70,25 @@ def seed_corpus(folder: Path) -> Path:
     folder.mkdir()
     shutil.copy(SEED, folder / SEED.name)
     return folder
+
+
+def lexical_assistant(tmp_path_factory: pytest.TempPathFactory, files: dict[str, str]):
+    """An assistant over the given texts (file name → text) with the meaningless HashEmbedder: the rules alone."""
+    from qa.assistant import Assistant
+    from qa.embed import HashEmbedder
+    from qa.update import update_index
+
+    corpus = tmp_path_factory.mktemp("corpus")
+    for name, text in files.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    embedder = HashEmbedder()
+    index, _ = update_index(corpus, tmp_path_factory.mktemp("index"), embedder, progress=False)
+    return Assistant(index, embedder)
+
+
+def assert_leads_with(assistant, question: str, figure: str) -> None:
+    """The question is answered, leading with `figure`, which its first quote holds."""
+    answer = assistant.ask(question)
+    assert not answer.abstained, answer.answer
+    assert answer.answer.startswith(figure), answer.answer
+    assert figure in answer.citations[0].quote

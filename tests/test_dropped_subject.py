@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from qa.assistant import Assistant
-from qa.embed import HashEmbedder
+from data_files import assert_leads_with, lexical_assistant
 from qa.figures import parse_figures
 from qa.lead import names_a_year_or_note
-from qa.update import update_index
 
 COUNTY_BULLETIN = """# 青山县2025年国民经济和社会发展统计公报
 
@@ -45,12 +43,7 @@ DISTRICT_BRIEFING = """# 河西区工作简报
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory):
-    corpus = tmp_path_factory.mktemp("two-offices")
-    (corpus / "county-stat-2025.md").write_text(COUNTY_BULLETIN, encoding="utf-8")
-    (corpus / "district-briefing-3.md").write_text(DISTRICT_BRIEFING, encoding="utf-8")
-    embedder = HashEmbedder()
-    index, _ = update_index(corpus, tmp_path_factory.mktemp("index"), embedder, progress=False)
-    return Assistant(index, embedder)
+    return lexical_assistant(tmp_path_factory, {"county-stat-2025.md": COUNTY_BULLETIN, "district-briefing-3.md": DISTRICT_BRIEFING})
 
 
 @pytest.mark.parametrize("question, figure", [
@@ -59,10 +52,7 @@ def assistant(tmp_path_factory):
     ("邻里守望志愿行动服务了多少人次？", "9800余人次"),
 ])
 def test_a_figure_is_answered_when_its_subject_is_in_the_sentence_before(assistant, question, figure):
-    answer = assistant.ask(question)
-    assert not answer.abstained, answer.answer
-    assert answer.answer.startswith(figure)
-    assert figure in answer.citations[0].quote
+    assert_leads_with(assistant, question, figure)
 
 
 @pytest.mark.parametrize("question", ["县人民医院有多少名医生？", "邻里守望志愿行动有多少名志愿者？"])

@@ -36,7 +36,7 @@ from qa.evaluate import (
 from qa.update import update_index
 from qa.tokens import tokenize
 
-from data_files import CMRC_EXCERPT, CMRC_TRIAL, copy_gov_reports, needs_shared
+from data_files import CMRC_EXCERPT, CMRC_TRIAL, copy_gov_reports, lexical_assistant, needs_shared
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "shangjie-xinxi-2026-08.md"
@@ -80,12 +80,7 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    corpus = tmp_path_factory.mktemp("tiny-corpus")
-    for name, text in TINY.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    embedder = HashEmbedder()
-    index, _ = update_index(corpus, tmp_path_factory.mktemp("tiny-index"), embedder, progress=False)
-    return Assistant(index, embedder)
+    return lexical_assistant(tmp_path_factory, TINY)
 
 
 def test_baseline_answers_with_the_best_sentence_verbatim(tiny):

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.assistant import Assistant
-from qa.embed import HashEmbedder
+from data_files import assert_leads_with, lexical_assistant
 from qa.parse import parse_bulletin
-from qa.update import update_index
 
 NOTICE = """# 关于做好2026年度城乡居民基本医疗保险参保缴费工作的通知
 
@@ -108,14 +106,7 @@ def test_a_list_member_does_not_become_the_section_of_what_follows():
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory):
-    corpus = tmp_path_factory.mktemp("lists")
-    (corpus / "notice.md").write_text(NOTICE, encoding="utf-8")
-    (corpus / "prices.md").write_text(PRICES, encoding="utf-8")
-    (corpus / "plan.md").write_text(WORK_PLAN, encoding="utf-8")
-    (corpus / "targets.md").write_text(TARGETS, encoding="utf-8")
-    embedder = HashEmbedder()
-    index, _ = update_index(corpus, tmp_path_factory.mktemp("index"), embedder, progress=False)
-    return Assistant(index, embedder)
+    return lexical_assistant(tmp_path_factory, {"notice.md": NOTICE, "prices.md": PRICES, "plan.md": WORK_PLAN, "targets.md": TARGETS})
 
 
 @pytest.mark.parametrize("question, figure", [
@@ -126,10 +117,7 @@ def assistant(tmp_path_factory):
     ("河西区计划年底前实现多少个高频事项集成办理？", "20个"),  # under a real heading, as before
 ])
 def test_a_list_members_figure_is_answered(assistant, question, figure):
-    answer = assistant.ask(question)
-    assert not answer.abstained, answer.answer
-    assert answer.answer.startswith(figure)
-    assert figure in answer.citations[0].quote
+    assert_leads_with(assistant, question, figure)
 
 
 

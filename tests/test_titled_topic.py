@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.assistant import Assistant
-from qa.embed import HashEmbedder
+from data_files import assert_leads_with, lexical_assistant
 from qa.evidence import without_topic
-from qa.update import update_index
 
 WATER_BUREAU = """# 青山县农村饮水安全巩固提升工程进展顺利
 
@@ -35,13 +33,7 @@ title: 黄鳍紫鱼
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory):
-    corpus = tmp_path_factory.mktemp("titled")
-    (corpus / "water.md").write_text(WATER_BUREAU, encoding="utf-8")
-    (corpus / "school.md").write_text(EDUCATION_BUREAU, encoding="utf-8")
-    (corpus / "fish.md").write_text(ENCYCLOPEDIA, encoding="utf-8")
-    embedder = HashEmbedder()  # no meaning: the lexical rules alone
-    index, _ = update_index(corpus, tmp_path_factory.mktemp("index"), embedder, progress=False)
-    return Assistant(index, embedder)
+    return lexical_assistant(tmp_path_factory, {"water.md": WATER_BUREAU, "school.md": EDUCATION_BUREAU, "fish.md": ENCYCLOPEDIA})
 
 
 @pytest.mark.parametrize("question, figure", [
@@ -51,10 +43,7 @@ def assistant(tmp_path_factory):
     ("课后服务提质扩面的参与率是多少？", "92.6%"),
 ])
 def test_a_figure_under_a_title_that_names_its_subject_is_answered(assistant, question, figure):
-    answer = assistant.ask(question)
-    assert not answer.abstained, answer.answer
-    assert answer.answer.startswith(figure)
-    assert figure in answer.citations[0].quote
+    assert_leads_with(assistant, question, figure)
 
 
 @pytest.mark.parametrize("question", [
