@@ -41,6 +41,9 @@ CJK_PAIR_RE = re.compile(r"[\u4e00-\u9fff]{2}")
 ANSWER_THRESHOLD = 0.45
 # Another thing of the same kind named where the figure is (普通高中 for 职业高中: `qa.lead.contrasting_terms`).
 CONTRAST_PENALTY = 0.5
+# The lines that name a document rather than say something in it: its masthead, and its footer (distribution
+# lines, or the issuer and date it is signed with).
+NOT_BODY = ("masthead", "footer")
 # A title word shared by this share of the index's titles, and by at least this many, names the kind of document
 # (政府工作报告 in 52 of 52 report titles), not one document's topic (no word of CMRC's 256 titles reaches it).
 TITLE_KIND_SHARE = 0.1
@@ -196,16 +199,17 @@ class ClauseScorer:
                             # "哪个部门供稿" → the department tag; "哪个单位办的" → the publisher line
                             score = max(score + 0.5, ANSWER_THRESHOLD + 0.3)  # over the title line that names the bulletin
                             itself = True
-                    if question.kind == "when" and chunk.kind == "masthead" and ISSUE_SELF_RE.search(question.text) \
+                    if question.kind == "when" and chunk.kind in NOT_BODY and ISSUE_SELF_RE.search(question.text) \
                             and DATE_TEXT_RE.search(clause):
-                        # "这期简报是什么时候印发的" asks for the issue's own date: its masthead line; the issue the
-                        # question names (上街信息) first, else the newest — "这期" is the one just out.
-                        named = self.coverage(question, _home_of(bulletin) + " " + clause) >= 0.5
+                        # "这期简报是什么时候印发的" asks for the issue's own date: its masthead or signature line; the
+                        # document the question names best (上街信息, 医疗保险缴费通知) first, else the newest — "这期"
+                        # is the one just out.
+                        named = self.coverage(question, _home_of(bulletin) + " " + clause)
                         day = chunk.date or (f"{bulletin.year}-00-00" if bulletin.year else "0")
                         newest = int(re.sub(r"\D", "", day) or 0) / 1e9  # 2026-02-12 → 0.0202…
                         score = max(score, ANSWER_THRESHOLD + 0.2 + 0.1 * named + newest)
                         itself = True
-                    if question.kind == "when" and chunk.kind == "masthead" and not itself:
+                    if question.kind == "when" and chunk.kind in NOT_BODY and not itself:
                         # A title's year (关于做好2026年度…的通知) names the period the document covers, not when what
                         # is asked happens; the issue's own date answers only a question about the issue (above).
                         continue

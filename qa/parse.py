@@ -23,7 +23,7 @@ from qa.cues import PAST_YEAR_CUES, THIS_YEAR_CUES
 from qa.repair import is_numbered_heading, repair_line
 from qa.tables import Table
 
-PARSER_VERSION = 9
+PARSER_VERSION = 10
 
 CN_DIGITS = "一二三四五六七八九十"
 FULLWIDTH_TABLE = str.maketrans("０１２３４５６７８９", "0123456789")
@@ -455,6 +455,7 @@ def _classify(blocks: list[_Block], meta: dict) -> tuple[dict, list[str]]:
         if block.kind != "body" or len(block.text) > 120 or not FOOTER_RE.match(block.text):
             break
         block.kind = "footer"
+    _mark_signature(blocks, inferred, meta)
 
     for block in blocks:
         if block.kind != "body":
@@ -467,6 +468,28 @@ def _classify(blocks: list[_Block], meta: dict) -> tuple[dict, list[str]]:
 
     missing = [name for name in ("series", "issue", "date", "publisher") if name not in inferred and name not in meta]
     return inferred, missing
+
+
+def _mark_signature(blocks: list[_Block], inferred: dict, meta: dict) -> None:
+    """A document with no date at its head is signed at its foot (落款): the issuer's line and the date line that
+    end it (青山县医疗保障局 / 2025年8月20日), before any distribution lines, give its publisher and date, and are
+    its footer — the lines a question about the document itself is answered from, never its body."""
+    if "date" in inferred or meta.get("date"):
+        return
+    body = [at for at, block in enumerate(blocks) if block.kind != "footer"]
+    if not body or blocks[body[-1]].kind != "body":
+        return
+    last = blocks[body[-1]]
+    if len(last.text) > 20 or not DATE_RE.fullmatch(last.text.strip()):
+        return
+    inferred["date"] = find_date(last.text)
+    last.kind = "footer"
+    issuer = blocks[body[-2]] if len(body) > 1 else None
+    if issuer is not None and issuer.kind == "body" and len(issuer.text) <= 30 \
+            and PUBLISHER_HINT_RE.search(issuer.text.strip()):
+        issuer.kind = "footer"
+        if "publisher" not in inferred and not meta.get("publisher"):
+            inferred["publisher"] = issuer.text.strip()
 
 
 def _numbered_level(text: str) -> int | None:
