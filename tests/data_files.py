@@ -72,6 +72,24 @@ def seed_corpus(folder: Path) -> Path:
     return folder
 
 
+# A county bureau's notice: a numbered list that heads nothing (tests/test_list_items.py) and a signature at its
+# foot, issuer and date (tests/test_signature.py).
+COUNTY_NOTICE = """# 关于做好2026年度城乡居民基本医疗保险参保缴费工作的通知
+
+各乡镇人民政府，县直各单位：
+
+现将有关事项通知如下：
+
+一、个人缴费标准为每人每年400元，财政补助标准为每人每年不低于700元。
+
+二、集中缴费时间为2025年9月1日至12月31日，逾期不再办理。
+
+青山县医疗保障局
+
+2025年8月20日
+"""
+
+
 def lexical_assistant(tmp_path_factory: pytest.TempPathFactory, files: dict[str, str]):
     """An assistant over the given texts (file name → text) with the meaningless HashEmbedder: the rules alone."""
     from qa.assistant import Assistant

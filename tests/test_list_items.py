@@ -7,23 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from data_files import assert_leads_with, lexical_assistant
+from data_files import COUNTY_NOTICE as NOTICE, assert_leads_with, lexical_assistant
 from qa.parse import parse_bulletin
-
-NOTICE = """# 关于做好2026年度城乡居民基本医疗保险参保缴费工作的通知
-
-各乡镇人民政府，县直各单位：
-
-现将有关事项通知如下：
-
-一、个人缴费标准为每人每年400元，财政补助标准为每人每年不低于700元。
-
-二、集中缴费时间为2025年9月1日至12月31日，逾期不再办理。
-
-青山县医疗保障局
-
-2025年8月20日
-"""
 
 PRICES = """# 南岭市2025年国民经济和社会发展统计公报
 
