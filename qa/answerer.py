@@ -11,7 +11,7 @@ from datetime import date
 
 import numpy as np
 
-from qa.candidates import ANSWER_THRESHOLD, Candidate, ClauseScorer, neighbour_sentences, with_context
+from qa.candidates import ANSWER_THRESHOLD, NOT_BODY, Candidate, ClauseScorer, neighbour_sentences, with_context
 from qa.compose import Composer
 from qa.errors import BulletinQAError
 from qa.evidence import SentenceEvidence, features, load_scorer, without_topic
@@ -25,8 +25,6 @@ from qa.trend import asked_indicator, facts_of, is_table_question, mostly_planne
 # How many retrieved chunks the extraction reads: fusion can push a lexical rank-3 chunk below rank 8 when
 # other chunks sit in both lists, and the clause scoring is the better judge of the two.
 EXTRACTION_DEPTH = 12
-# Chunks that are never offered as related passages: a masthead or footer names the bulletin, it says nothing.
-NOT_RELATED = ("masthead", "footer")
 # Reading questions (who, what, when, why) choose a sentence by its evidence (qa/evidence.py): "lexical" the
 # clause score alone, "semantic" plus the embedding cosine, "learned" the trained scorer (the default).
 SENTENCE_SCORINGS = ("lexical", "semantic", "learned")
@@ -98,7 +96,7 @@ class Answerer:
         """The answer without masthead or footer chunks among its related passages (the guard's abstention keeps
         the answer's citations as related, and a source question cites the masthead)."""
         chunks, row_of = self.index.chunks, self.index.row_of
-        related = tuple(c for c in answer.related if chunks[row_of[c.chunk_id]].kind not in NOT_RELATED)
+        related = tuple(c for c in answer.related if chunks[row_of[c.chunk_id]].kind not in NOT_BODY)
         return answer if len(related) == len(answer.related) else replace(answer, related=related)
 
     def without_places(self, question: str) -> str:
@@ -136,7 +134,7 @@ class Answerer:
             built = self.composer.build(question, candidates[0], candidates)
             if built is not None:
                 return built
-        passages = [hit for hit in hits if hit.chunk.kind not in NOT_RELATED][:3]  # a masthead is no passage
+        passages = [hit for hit in hits if hit.chunk.kind not in NOT_BODY][:3]  # a masthead is no passage
         related = tuple(self.composer.citation(hit.chunk, hit.chunk.start, hit.chunk.end) for hit in passages)
         return Answer(question.text, "公报中未找到能回答这个问题的内容。以下是最接近的段落，仅供参考，不是答案。",
                       True, related=related)

@@ -42,7 +42,8 @@ ANSWER_THRESHOLD = 0.45
 # Another thing of the same kind named where the figure is (普通高中 for 职业高中: `qa.lead.contrasting_terms`).
 CONTRAST_PENALTY = 0.5
 # The lines that name a document rather than say something in it: its masthead, and its footer (distribution
-# lines, or the issuer and date it is signed with).
+# lines, or the issuer and date it is signed with). They answer questions about the document itself, and are
+# never offered as related passages.
 NOT_BODY = ("masthead", "footer")
 # A title word shared by this share of the index's titles, and by at least this many, names the kind of document
 # (政府工作报告 in 52 of 52 report titles), not one document's topic (no word of CMRC's 256 titles reaches it).
